@@ -1,0 +1,1 @@
+"""Slogan and excerpt scheduler: bilingual cards and statement excerpts, posted on a timeline, exactly once."""

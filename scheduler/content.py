@@ -1,0 +1,495 @@
+"""Load posts.yaml into a typed Campaign, reporting every problem at once with its line and key path.
+
+First the file is read defensively (see source.py); then each top-level section and each post is
+validated on its own, so one broken post never hides the problems of the others; then a logical
+pass checks what no single field can: ids, accounts, languages, platform limits, assets, secrets.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+
+from scheduler import models, text
+from scheduler.errors import ContentError, Problem, Severity
+from scheduler.models import Campaign, Post
+from scheduler.source import Document, Path_, SourceError, format_path, read
+
+REQUIRED = ("timezone", "languages", "accounts")
+TOP_LEVEL = (*models.SECTIONS, "posts")
+_SECRET_KEY = re.compile(r"(token|passw(or)?d|secret|credential|(^|[_-])key$|apikey)", re.IGNORECASE)
+_PLATFORM_ALIASES = {"twitter": "x", "bsky": "bluesky", "fediverse": "mastodon", "masto": "mastodon"}
+_ADAPTERS = {name: TypeAdapter(kind) for name, kind in models.SECTIONS.items()}
+_ACCOUNT: TypeAdapter[models.Account] = TypeAdapter(models.Account)
+
+
+@dataclass
+class Report:
+    """What checking a campaign file found: the campaign when it has no errors, and every problem."""
+
+    path: Path
+    campaign: Campaign | None
+    problems: list[Problem]
+    document: Document | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.WARNING]
+
+
+def load(path: Path, *, now: datetime | None = None) -> Campaign:
+    """The campaign in `path`; raises ContentError listing every error when it has any."""
+    report = check(path, now=now)
+    if report.campaign is None:
+        raise ContentError(str(path), report.errors)
+    return report.campaign
+
+
+def check(path: Path, *, now: datetime | None = None) -> Report:
+    """Every problem with the campaign file at `path`, and the campaign if it has no errors."""
+    try:
+        document = read(path)
+    except SourceError as exc:
+        return Report(path, None, [exc.problem])
+    checker = _Checker(document, path.resolve().parent, now or datetime.now(UTC))
+    campaign = checker.run()
+    problems = sorted(set(checker.problems))
+    has_errors = any(p.severity is Severity.ERROR for p in problems)
+    return Report(path, None if has_errors else campaign, problems, document)
+
+
+@dataclass
+class _Checker:
+    doc: Document
+    root: Path
+    now: datetime
+    problems: list[Problem] = field(default_factory=list)
+    secret_paths: set[Path_] = field(default_factory=set)
+    failed_sections: set[str] = field(default_factory=set)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def error(self, path: Path_, message: str, *, key: bool = False) -> None:
+        self._add(path, message, Severity.ERROR, key)
+
+    def warn(self, path: Path_, message: str, *, key: bool = False) -> None:
+        self._add(path, message, Severity.WARNING, key)
+
+    def _add(self, path: Path_, message: str, severity: Severity, key: bool) -> None:
+        line, column = self.doc.locate(path, key=key)
+        self.problems.append(Problem(line, column, format_path(path), message, severity))
+
+    # -- passes -----------------------------------------------------------------------------
+
+    def run(self) -> Campaign | None:
+        data = self.doc.data
+        self._check_secrets(data, ())
+        for key in data:
+            if key not in TOP_LEVEL and (key,) not in self.secret_paths:
+                self.error((key,), f"unknown setting{_suggest(key, TOP_LEVEL)}", key=True)
+        for key in REQUIRED:
+            if key not in data:
+                self.error((), f"missing required setting '{key}'")
+        sections = self._validate_sections(data)
+        context = {"timezone": sections.get("timezone", UTC)}
+        accounts = self._validate_accounts(data.get("accounts"), context)
+        posts = self._validate_posts(data.get("posts", []), context)
+        if "timezone" not in sections or "languages" not in sections or not accounts:
+            return None
+        # Already validated piece by piece: construct without validating again.
+        campaign = Campaign.model_construct(
+            **sections,
+            accounts=accounts,
+            posts=tuple(post for _, post in posts),
+        )
+        _Logic(self, campaign, dict(posts), broken_accounts=set(data.get("accounts") or {}) - set(accounts)).run()
+        return campaign
+
+    def _validate_sections(self, data: dict[str, Any]) -> dict[str, Any]:
+        valid: dict[str, Any] = {}
+        zone = self._validate_one("timezone", data, {})
+        if zone is not None:
+            valid["timezone"] = zone
+        context = {"timezone": zone or UTC}
+        for name in models.SECTIONS:
+            if name in ("timezone", "accounts") or name not in data:
+                continue
+            value = self._validate_one(name, data, context)
+            if value is not None:
+                valid[name] = value
+        return valid
+
+    def _validate_one(self, name: str, data: dict[str, Any], context: dict[str, Any]) -> Any:
+        if name not in data:
+            return None
+        try:
+            return _ADAPTERS[name].validate_python(data[name], context=context)
+        except ValidationError as exc:
+            self._report_validation(exc, (name,), models.SECTIONS[name])
+            self.failed_sections.add(name)
+            return None
+
+    def _validate_accounts(self, raw: Any, context: dict[str, Any]) -> dict[str, models.Account]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict) or not raw:
+            self.error(("accounts",), "must be a mapping of account ids to accounts, not " + _describe(raw))
+            return {}
+        valid = {}
+        for account_id, item in raw.items():
+            try:
+                valid[account_id] = _ACCOUNT.validate_python(item, context=context)
+            except ValidationError as exc:
+                self._report_validation(exc, ("accounts", account_id), models.Account)
+        return valid
+
+    def _validate_posts(self, raw: Any, context: dict[str, Any]) -> list[tuple[int, Post]]:
+        if not isinstance(raw, list):
+            self.error(("posts",), f"must be a list of posts, not {_describe(raw)}")
+            return []
+        valid = []
+        for index, item in enumerate(raw):
+            try:
+                valid.append((index, Post.model_validate(item, context=context)))
+            except ValidationError as exc:
+                self._report_validation(exc, ("posts", index), Post)
+        return valid
+
+    def _report_validation(self, exc: ValidationError, prefix: Path_, kind: Any) -> None:
+        for detail in exc.errors(include_url=False):
+            loc, fields = _clean_location(kind, tuple(detail["loc"]))
+            path = (*prefix, *loc)
+            if path in self.secret_paths:
+                continue
+            self._report_detail(detail, path, fields)
+
+    def _report_detail(self, detail: ErrorDetails, path: Path_, fields: tuple[str, ...]) -> None:
+        kind = detail["type"]
+        value = detail.get("input")
+        ctx = detail.get("ctx") or {}
+        if kind == "extra_forbidden":
+            self.error(path, f"unknown key{_suggest(str(path[-1]), fields)}", key=True)
+        elif kind == "missing":
+            self.error(path[:-1], f"missing required key '{path[-1]}'")
+        elif kind == "union_tag_not_found":
+            self.error(path, "missing required key 'platform' (x, mastodon, bluesky or outbox)")
+        elif kind in ("union_tag_invalid", "literal_error"):
+            options = _options(detail)
+            shown = value.get("platform") if kind == "union_tag_invalid" and isinstance(value, dict) else value
+            hint = _PLATFORM_ALIASES.get(str(shown).lower())
+            suggestion = f"; did you mean '{hint}'?" if hint else _suggest(str(shown), options)
+            target = (*path, "platform") if kind == "union_tag_invalid" else path
+            self.error(target, f"'{shown}' is not one of {', '.join(options)}{suggestion}")
+        elif kind == "value_error":
+            self.error(path, str(ctx.get("error", detail["msg"])))
+        elif path and path[-1] == "[key]":
+            self.error(path[:-1], f"key {_message(kind, value, detail['msg'], ctx)}", key=True)
+        else:
+            self.error(path, _message(kind, value, detail["msg"], ctx))
+
+    def _check_secrets(self, value: Any, path: Path_) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if _SECRET_KEY.search(key):
+                    self.secret_paths.add((*path, key))
+                    self.error((*path, key), _secret_message(path, key), key=True)
+                else:
+                    self._check_secrets(child, (*path, key))
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                self._check_secrets(child, (*path, index))
+
+
+@dataclass
+class _Logic:
+    """Checks across fields, run on the parts of the campaign that validated."""
+
+    checker: _Checker
+    campaign: Campaign
+    posts_by_index: dict[int, Post]
+    broken_accounts: set[str]  # reported already; references to them are not errors again
+
+    def run(self) -> None:
+        self._languages()
+        self._accounts()
+        self._assets()
+        seen: dict[str, int] = {}
+        for index, post in self.posts_by_index.items():
+            where: Path_ = ("posts", index)
+            if post.id in seen:
+                first = seen[post.id]
+                line = self.checker.doc.locate(("posts", first, "id"))[0]
+                self.checker.error(
+                    (*where, "id"), f"duplicate post id '{post.id}' (first used by posts[{first}] on line {line})"
+                )
+            else:
+                seen[post.id] = index
+            self._post(where, post)
+
+    def _languages(self) -> None:
+        c = self.checker
+        for path, codes in self._language_lists():
+            for i, code in enumerate(codes):
+                if code in codes[:i]:
+                    c.error((*path, i), f"'{code}' is listed twice")
+                elif path != ("languages",) and code not in self.campaign.languages:
+                    c.error((*path, i), f"'{code}' is not a campaign language ({', '.join(self.campaign.languages)})")
+
+    def _language_lists(self) -> Iterator[tuple[Path_, tuple[str, ...]]]:
+        yield ("languages",), self.campaign.languages
+        for account_id, account in self.campaign.accounts.items():
+            yield ("accounts", account_id, "languages"), account.languages
+
+    def _accounts(self) -> None:
+        c = self.checker
+        for account_id in self.campaign.accounts:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", account_id):
+                c.error(
+                    ("accounts", account_id),
+                    f"'{account_id}' is not a valid account id; use lower-case letters, digits, '-' or '_'",
+                    key=True,
+                )
+        if not any(account.enabled for account in self.campaign.accounts.values()):
+            c.warn(("accounts",), "no account is enabled: nothing will be posted")
+        if self.campaign.defaults.accounts is not None:
+            self._known_accounts(("defaults", "accounts"), self.campaign.defaults.accounts)
+
+    def _known_accounts(self, path: Path_, ids: tuple[str, ...]) -> bool:
+        known = tuple(self.campaign.accounts)
+        ok = True
+        for i, account_id in enumerate(ids):
+            if account_id in self.broken_accounts:
+                ok = False
+            elif account_id not in self.campaign.accounts:
+                self.checker.error((*path, i), f"no account '{account_id}'{_suggest(account_id, known)}")
+                ok = False
+        return ok
+
+    def _assets(self) -> None:
+        brand = self.campaign.brand
+        if "brand" not in self.checker.failed_sections:
+            self._asset(("brand", "fonts", "regular"), brand.fonts.regular)
+            self._asset(("brand", "fonts", "bold"), brand.fonts.bold)
+            if brand.logo is not None:
+                self._asset(("brand", "logo"), brand.logo)
+        for account_id, account in self.campaign.accounts.items():
+            if isinstance(account, models.OutboxAccount):
+                self._inside_project(("accounts", account_id, "path"), account.path)
+
+    def _asset(self, path: Path_, relative: str) -> None:
+        resolved = self._inside_project(path, relative)
+        if resolved is not None and not resolved.is_file():
+            self.checker.error(path, f"no such file: {relative} (paths are relative to the folder of posts.yaml)")
+
+    def _inside_project(self, path: Path_, relative: str) -> Path | None:
+        resolved = (self.checker.root / relative).resolve()
+        if not resolved.is_relative_to(self.checker.root):
+            self.checker.error(path, f"'{relative}' is outside the project folder; keep assets beside posts.yaml")
+            return None
+        return resolved
+
+    def _post(self, where: Path_, post: Post) -> None:
+        c = self.checker
+        campaign = self.campaign
+        for language in post.text:
+            if language not in campaign.languages:
+                c.error(
+                    (*where, "text", language),
+                    f"'{language}' is not a campaign language ({', '.join(campaign.languages)})",
+                    key=True,
+                )
+        account_ids = campaign.accounts_of(post)
+        if post.accounts is not None and not self._known_accounts((*where, "accounts"), post.accounts):
+            account_ids = tuple(a for a in account_ids if a in campaign.accounts)
+        published: set[str] = set()
+        for account_id in account_ids:
+            account = campaign.accounts[account_id]
+            for language in account.languages:
+                published.add(language)
+                if language not in post.text:
+                    c.error(
+                        (*where, "text"),
+                        f"missing text.{language}: account {account_id} posts in "
+                        f"{language} (a post needs every language its accounts post)",
+                    )
+                    continue
+                self._limits(where, post, account_id, account.platform, language)
+        for language in post.text:
+            if language in campaign.languages and language not in published:
+                c.warn((*where, "text", language), f"no account of this post publishes in {language}", key=True)
+        self._card(where, post)
+        self._timing(where, post)
+
+    def _limits(self, where: Path_, post: Post, account_id: str, platform: str, language: str) -> None:
+        composed = text.compose(post, language)
+        extra = " with its link and hashtags" if composed != post.text[language].strip() else ""
+        for over in text.overages(platform, composed):
+            self.checker.error(
+                (*where, "text", language),
+                f"text.{language} is {over.count}/{over.limit} {over.unit}{extra} for {platform} "
+                f"(account {account_id}); cut {over.count - over.limit}",
+            )
+
+    def _card(self, where: Path_, post: Post) -> None:
+        c = self.checker
+        languages = tuple(post.text)
+        for name, localized in (("alt", post.alt), *self._card_parts(post)):
+            path = (*where, name) if name == "alt" else (*where, "card", name)
+            for language in localized:
+                if language not in languages:
+                    c.error(
+                        (*path, language),
+                        f"'{language}' is not a language of this post's text ({', '.join(languages)})",
+                        key=True,
+                    )
+            if name != "alt" and localized:
+                for language in languages:
+                    if language not in localized:
+                        c.error(path, f"missing {name}.{language}: the post is published in {language}")
+        if post.card is not None and post.card.kind == "bilingual" and len(languages) < 2:
+            c.error((*where, "card", "template"), "a bilingual card needs the post in two languages")
+
+    @staticmethod
+    def _card_parts(post: Post) -> list[tuple[str, dict[str, str]]]:
+        if post.card is None:
+            return []
+        words = "slogan" if post.card.slogan is not None else "excerpt"
+        return [(words, post.card.words), ("attribution", dict(post.card.attribution))]
+
+    def _timing(self, where: Path_, post: Post) -> None:
+        c = self.checker
+        local = self.campaign.timezone
+        if post.at is not None and post.at < self.checker.now:
+            c.warn(
+                (*where, "at"),
+                f"{post.at.astimezone(local):%Y-%m-%d %H:%M %Z} is in the past; "
+                "it will not be posted unless you post it by hand",
+            )
+        if post.until is not None and post.until < self.checker.now:
+            c.warn(
+                (*where, "until"),
+                f"{post.until.astimezone(local):%Y-%m-%d %H:%M %Z} is in the past; this post will not go out again",
+            )
+        if post.queued and self.campaign.queue is None:
+            c.error(where, "has no at or every, and the campaign has no queue.slots to place it in")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _secret_message(parent: Path_, key: str) -> str:
+    if len(parent) == 2 and parent[0] == "accounts":
+        variable = models.secret_variable(str(parent[1]), key)
+    else:
+        variable = re.sub(r"[^A-Z0-9]+", "_", key.upper())
+    return (
+        f"'{key}' looks like a secret, and secrets never go in posts.yaml; "
+        f"set {variable} in the environment or in .env beside posts.yaml instead"
+    )
+
+
+def _suggest(word: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _options(detail: ErrorDetails) -> tuple[str, ...]:
+    ctx = detail.get("ctx") or {}
+    raw = str(ctx.get("expected_tags") or ctx.get("expected") or "")
+    return tuple(re.findall(r"'([^']*)'", raw))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value; quote it if you mean text)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"'{value}'"
+
+
+def _message(kind: str, value: Any, fallback: str, ctx: dict[str, Any]) -> str:
+    if kind == "string_type":
+        return f"must be text, not {_describe(value)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false, not {_describe(value)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping of keys to values, not {_describe(value)}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list, not {_describe(value)}"
+    if kind == "too_short":
+        minimum = ctx.get("min_length", 1)
+        return "must not be empty" if minimum == 1 else f"needs at least {minimum} items"
+    if kind == "too_long":
+        return f"takes at most {ctx.get('max_length')} items"
+    return fallback
+
+
+def _clean_location(kind: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[str, ...]]:
+    """Drop the union-tag steps pydantic adds to a location; also return the keys allowed at its parent."""
+    clean: list[str | int] = []
+    current: Any = kind
+    fields: tuple[str, ...] = ()
+    for step in loc:
+        current = _unwrap(current)
+        if _is_account_union(current) and step in models.PLATFORMS:
+            current = models.ACCOUNT_MODELS[str(step)]
+            continue
+        clean.append(step)
+        fields = tuple(current.model_fields) if _is_model(current) else ()
+        current = _child_type(current, step)
+    return tuple(clean), fields
+
+
+def _unwrap(kind: Any) -> Any:
+    while True:
+        origin = typing.get_origin(kind)
+        if origin is typing.Annotated:
+            kind = typing.get_args(kind)[0]
+        elif origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(kind):
+            rest = [a for a in typing.get_args(kind) if a is not type(None)]
+            if len(rest) != 1:
+                return kind
+            kind = rest[0]
+        else:
+            return kind
+
+
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
+
+
+def _is_account_union(kind: Any) -> bool:
+    return typing.get_origin(kind) in (typing.Union, types.UnionType) and models.XAccount in typing.get_args(kind)
+
+
+def _child_type(kind: Any, step: Any) -> Any:
+    if _is_model(kind):
+        info = kind.model_fields.get(step)
+        return info.annotation if info is not None else None
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin is dict and args:
+        return args[1]
+    if origin in (tuple, list) and args:
+        return args[0]
+    return None
