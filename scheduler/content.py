@@ -171,13 +171,13 @@ class _Checker:
 
     def _report_validation(self, exc: ValidationError, prefix: Path_, kind: Any) -> None:
         for detail in exc.errors(include_url=False):
-            loc, fields = _clean_location(kind, tuple(detail["loc"]))
+            loc, fields, target = _clean_location(kind, tuple(detail["loc"]))
             path = (*prefix, *loc)
             if path in self.secret_paths:
                 continue
-            self._report_detail(detail, path, fields)
+            self._report_detail(detail, path, fields, target)
 
-    def _report_detail(self, detail: ErrorDetails, path: Path_, fields: tuple[str, ...]) -> None:
+    def _report_detail(self, detail: ErrorDetails, path: Path_, fields: tuple[str, ...], target: Any) -> None:
         kind = detail["type"]
         value = detail.get("input")
         ctx = detail.get("ctx") or {}
@@ -195,7 +195,12 @@ class _Checker:
             target = (*path, "platform") if kind == "union_tag_invalid" else path
             self.error(target, f"'{shown}' is not one of {', '.join(options)}{suggestion}")
         elif kind == "value_error":
-            self.error(path, str(ctx.get("error", detail["msg"])))
+            message = str(ctx.get("error", detail["msg"]))
+            # A model-level check names the field it is about as "field: message".
+            named, _, rest = message.partition(": ")
+            if rest and _is_model(target) and named in target.model_fields:
+                path, message = (*path, named), rest
+            self.error(path, message)
         elif path and path[-1] == "[key]":
             self.error(path[:-1], f"key {_message(kind, value, detail['msg'], ctx)}", key=True)
         else:
@@ -313,23 +318,25 @@ class _Logic:
                     key=True,
                 )
         account_ids = campaign.accounts_of(post)
-        if post.accounts is not None and not self._known_accounts((*where, "accounts"), post.accounts):
-            account_ids = tuple(a for a in account_ids if a in campaign.accounts)
-        published: set[str] = set()
+        all_known = post.accounts is None or self._known_accounts((*where, "accounts"), post.accounts)
+        needed: dict[str, list[str]] = {}
         for account_id in account_ids:
-            account = campaign.accounts[account_id]
+            account = campaign.accounts.get(account_id)
+            if account is None:
+                continue
             for language in account.languages:
-                published.add(language)
-                if language not in post.text:
-                    c.error(
-                        (*where, "text"),
-                        f"missing text.{language}: account {account_id} posts in "
-                        f"{language} (a post needs every language its accounts post)",
-                    )
-                    continue
-                self._limits(where, post, account_id, account.platform, language)
+                needed.setdefault(language, []).append(account_id)
+                if language in post.text:
+                    self._limits(where, post, account_id, account.platform, language)
+        for language, accounts in needed.items():
+            if language not in post.text:
+                c.error(
+                    (*where, "text"),
+                    f"missing text.{language}: {_accounts_phrase(accounts)} in {language} "
+                    "(a post needs every language its accounts post)",
+                )
         for language in post.text:
-            if language in campaign.languages and language not in published:
+            if all_known and language in campaign.languages and language not in needed:
                 c.warn((*where, "text", language), f"no account of this post publishes in {language}", key=True)
         self._card(where, post)
         self._timing(where, post)
@@ -391,6 +398,12 @@ class _Logic:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _accounts_phrase(accounts: list[str]) -> str:
+    if len(accounts) == 1:
+        return f"account {accounts[0]} posts"
+    return f"accounts {', '.join(accounts)} post"
+
+
 def _secret_message(parent: Path_, key: str) -> str:
     if len(parent) == 2 and parent[0] == "accounts":
         variable = models.secret_variable(str(parent[1]), key)
@@ -444,8 +457,9 @@ def _message(kind: str, value: Any, fallback: str, ctx: dict[str, Any]) -> str:
     return fallback
 
 
-def _clean_location(kind: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[str, ...]]:
-    """Drop the union-tag steps pydantic adds to a location; also return the keys allowed at its parent."""
+def _clean_location(kind: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[str, ...], Any]:
+    """Drop the union-tag steps pydantic adds to a location; also return the keys allowed at its
+    parent and the type expected at it."""
     clean: list[str | int] = []
     current: Any = kind
     fields: tuple[str, ...] = ()
@@ -457,7 +471,7 @@ def _clean_location(kind: Any, loc: tuple[Any, ...]) -> tuple[Path_, tuple[str, 
         clean.append(step)
         fields = tuple(current.model_fields) if _is_model(current) else ()
         current = _child_type(current, step)
-    return tuple(clean), fields
+    return tuple(clean), fields, _unwrap(current)
 
 
 def _unwrap(kind: Any) -> Any:

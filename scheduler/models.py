@@ -422,9 +422,9 @@ class Card(Model):
         if (self.slogan is None) == (self.excerpt is None):
             raise ValueError("give either slogan or excerpt (one of them)")
         if self.template == "quote" and self.excerpt is None:
-            raise ValueError("the quote template shows an excerpt; give excerpt instead of slogan")
+            raise ValueError("template: the quote template shows an excerpt; give excerpt instead of slogan")
         if self.template == "slogan" and self.slogan is None:
-            raise ValueError("the slogan template shows a slogan; give slogan instead of excerpt")
+            raise ValueError("template: the slogan template shows a slogan; give slogan instead of excerpt")
         return self
 
     @property
@@ -454,13 +454,13 @@ class Post(Model):
     @model_validator(mode="after")
     def _one_timing(self) -> Post:
         if self.at is not None and self.every is not None:
-            raise ValueError("give either at (one time) or every (a recurrence), not both")
+            raise ValueError("every: give either at (one time) or every (a recurrence), not both")
         if self.starts is not None and self.every is None:
-            raise ValueError("starts is only for recurring posts (every)")
+            raise ValueError("starts: starts is only for recurring posts (every)")
         if self.until is not None and self.at is not None:
-            raise ValueError("until is only for recurring or queued posts; a post with at goes out once")
+            raise ValueError("until: until is only for recurring or queued posts; a post with at goes out once")
         if self.starts is not None and self.until is not None and self.until <= self.starts:
-            raise ValueError("until must be after starts")
+            raise ValueError("until: must be after starts")
         return self
 
     @property

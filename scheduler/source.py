@@ -95,7 +95,7 @@ def parse(raw: bytes) -> Document:
     try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
-        raise _yaml_problem(exc) from None
+        raise _yaml_problem(exc, text) from None
     except yaml.YAMLError as exc:
         raise _fail(1, 1, f"not valid YAML: {exc}") from None
     if root is None:
@@ -139,21 +139,18 @@ def _is_control(char: str) -> bool:
     return (code < 0x20 and char not in "\t\r\n") or code == 0x7F
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError) -> SourceError:
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> SourceError:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = (exc.problem or "").strip()
-    if "'\\t'" in problem or (mark is not None and _char_at(mark) == "\t"):
+    lines = text.splitlines()
+    line_text = lines[line - 1] if line <= len(lines) else ""
+    if "\t" in line_text[:col] or "'\\t'" in problem:
         return _fail(line, col, "a tab character; indent with spaces only")
     if "exceeded maximum nesting depth" in problem:
         return _fail(line, col, "the file nests lists or mappings too deeply")
     context = f" {exc.context.strip()}" if exc.context else ""
     return _fail(line, col, f"YAML syntax error: {problem}{context}".rstrip())
-
-
-def _char_at(mark: yaml.Mark) -> str:
-    buffer = mark.buffer or ""
-    return buffer[mark.pointer] if mark.pointer < len(buffer) else ""
 
 
 def _check_expansion(root: yaml.Node) -> None:

@@ -106,6 +106,9 @@ def mastodon_length(text: str) -> int:
 # Code points twitter-text weighs 1; every other one weighs 2.
 _X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
 _DOT_WORD = re.compile(r"\.([^\W\d_]+)")
+# Every emoji in twitter-text's list holds at least one of these (pictographs, flag letters,
+# skin tones, the keycap mark or the emoji variation selector).
+_EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}\u20e3\ufe0f]")
 
 
 def x_length(text: str) -> int:
@@ -124,7 +127,7 @@ def x_length(text: str) -> int:
 
 
 def _may_hold_emoji(text: str) -> bool:
-    return "©" in text or "®" in text or _X_HEAVY.search(text) is not None
+    return _EMOJI_PART.search(text) is not None
 
 
 def _may_hold_url(text: str) -> bool:
