@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -82,23 +83,24 @@ def graphemes(text: str) -> int:
 
 # --- Mastodon -------------------------------------------------------------------------------
 
-# Mastodon counts only URLs with a scheme; trailing punctuation is not part of the URL.
-_MASTODON_URL = re.compile(r"(?<![A-Za-z0-9@＠$#＃])https?://[^\s<>\"]+", re.IGNORECASE)
 _MASTODON_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
-_URL_TRAILING = ".,:;!?'\"’”»"
 
 
 def mastodon_length(text: str) -> int:
-    def shorten(match: re.Match[str]) -> str:
-        url = match.group(0)
-        kept = url.rstrip(_URL_TRAILING)
-        while kept.endswith(")") and kept.count(")") > kept.count("("):
-            kept = kept[:-1].rstrip(_URL_TRAILING)
-        return "x" * URL_LENGTH + url[len(kept) :]
-
-    countable = _MASTODON_URL.sub(shorten, text)
+    """Mastodon's length: a URL (always with a scheme there) counts 23, `@user@domain` counts as `@user`."""
+    countable = text
+    if "://" in text:
+        countable = _mastodon_url_pattern().sub(lambda m: m.group(2) + "x" * URL_LENGTH, countable)
     countable = _MASTODON_MENTION.sub(r"\1@\3", countable)
     return graphemes(countable)
+
+
+@functools.cache
+def _mastodon_url_pattern() -> re.Pattern[str]:
+    """Mastodon's own URL expression, as Mastodon.py ships it, read without importing the SDK."""
+    source = _package_source("mastodon", "_url_regex.py")
+    raw = source.split('r"""', 1)[1].split('"""', 1)[0]
+    return re.compile(json.loads(raw)["source"], re.IGNORECASE)
 
 
 # --- X ----------------------------------------------------------------------------------------
@@ -147,15 +149,19 @@ def _may_hold_url(text: str) -> bool:
 @functools.cache
 def _top_level_domains() -> frozenset[str]:
     """twitter-text's own TLD lists, read from its source without importing the package."""
-    spec = importlib.util.find_spec("twitter_text")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("twitter-text-parser is not installed")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "regexp"
     names: set[str] = set()
     for module in ("valid_gtld.py", "valid_cctld.py"):
-        source = (folder / module).read_text(encoding="utf-8")
+        source = _package_source("twitter_text", f"regexp/{module}")
         pattern = "".join(re.findall(r"'((?:[^'\\]|\\.)*)'", source))
         body = pattern.split("(?:(?:", 1)[1].split(")(?=", 1)[0]
         names.update(body.lower().split("|"))
     names.discard("")
     return frozenset(names)
+
+
+def _package_source(package: str, relative: str) -> str:
+    """The text of a file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the Python package {package} is not installed")
+    return (Path(next(iter(spec.submodule_search_locations))) / relative).read_text(encoding="utf-8")

@@ -1,0 +1,100 @@
+"""The platform counters agree with the platforms' own libraries, on real and generated text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mastodon import Mastodon
+from twitter_text import parse_tweet
+
+from scheduler import text
+from scheduler.models import Post
+
+SAMPLES = [
+    "U.S. out of Haiti!",
+    "¡EE.UU. fuera de Haití!",
+    "«…entendemos que una ocupación militar extranjera completa y a largo plazo de Haití es el objetivo final»",
+    "Read it: https://example.org/statement?lang=es#p3 and share.",
+    "See blackallianceforpeace.com/haiti, then act.",
+    "Short link t.co/abc and example.co.uk.",
+    "Mixed 日本語 text with ✊🏿 and 🇭🇹 flags #Haiti",
+    "Keycap 1️⃣ and © and ® and ™ and ‼",
+    "Café\u0301 combining and family 👨‍👩‍👧‍👦",
+    "@team@mastodon.social says hi to @someone",
+    "Line\r\nbreaks\rand\nmore",
+    "url at end https://example.org/a).",
+    "Unicode TLD пример.рф and punycode example.xn--p1ai",
+    "",
+]
+
+# Letters, punctuation, spaces, dots, a few URL-ish fragments and emoji pieces, mixed freely.
+fragments = st.sampled_from(
+    [" ", ".", ". ", "U.S.", "EE.UU.", "example", ".com", ".org", ".rf", "https://", "http://x.io/",
+     "/path", "?q=1", "@user", "@user@example.social", "#tag", "✊", "🏿", "🇭", "🇹", "\u200d", "\ufe0f",
+     "\u20e3", "…", "—", "“", "”", "«", "»", "é", "e\u0301", "日本", "한", "Ω", "\n", "(", ")", ",", "!"]
+)
+texts = st.lists(st.one_of(fragments, st.text(max_size=8)), max_size=30).map("".join)
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_x_length_matches_twitter_text(sample: str) -> None:
+    assert text.x_length(sample) == parse_tweet(sample).weightedLength
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_x_length_matches_twitter_text_on_generated_text(sample: str) -> None:
+    assert text.x_length(sample) == parse_tweet(sample).weightedLength
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_mastodon_length_matches_mastodon_py(sample: str) -> None:
+    assert text.mastodon_length(sample) == Mastodon.get_status_length(sample)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_mastodon_length_matches_mastodon_py_on_generated_text(sample: str) -> None:
+    assert text.mastodon_length(sample) == Mastodon.get_status_length(sample)
+
+
+def test_plain_text_does_not_need_twitter_text() -> None:
+    assert not text._may_hold_url("¡EE.UU. fuera de Haití! U.S./UN-led forces.")
+    assert text._may_hold_url("see example.com")
+    assert "com" in text._top_level_domains() and "рф" in text._top_level_domains()
+    assert "uu" not in text._top_level_domains()
+
+
+def test_url_counts_23_everywhere() -> None:
+    long_url = "https://example.org/" + "a" * 100
+    assert text.x_length(long_url) == 23
+    assert text.mastodon_length(long_url) == 23
+    assert text.graphemes(long_url) == len(long_url)  # Bluesky counts URLs in full
+
+
+def test_bluesky_counts_graphemes_and_bytes() -> None:
+    flags = "🇭🇹" * 300  # 300 graphemes, 8 bytes each
+    assert text.graphemes(flags) == 300
+    assert text.overages("bluesky", flags) == []
+    assert text.overages("bluesky", flags + "!") == [text.Overage(301, 300, "graphemes")]
+    family = "👨‍👩‍👧‍👦"  # one grapheme, 25 bytes
+    assert text.overages("bluesky", family * 120) == []
+    assert text.overages("bluesky", family * 121) == [text.Overage(3025, 3000, "bytes")]
+
+
+def test_compose_adds_link_and_new_hashtags_only() -> None:
+    post = Post.model_validate(
+        {"id": "p", "text": {"en": "U.S. out of #Haiti!"}, "link": "https://example.org/s", "hashtags": ["haiti", "MSS"]}
+    )
+    assert text.compose(post, "en") == "U.S. out of #Haiti!\n\nhttps://example.org/s #MSS"
+    bare = Post.model_validate({"id": "p", "text": {"en": " Free Haiti! "}})
+    assert text.compose(bare, "en") == "Free Haiti!"
+
+
+def test_overages_name_the_count_and_limit() -> None:
+    assert text.overages("x", "a" * 280) == []
+    assert text.overages("x", "a" * 281) == [text.Overage(281, 280, "weighted characters")]
+    assert text.overages("x", "日" * 141) == [text.Overage(282, 280, "weighted characters")]
+    assert text.overages("mastodon", "é" * 501) == [text.Overage(501, 500, "characters")]
+    assert text.overages("outbox", "a" * 10_000) == []
