@@ -9,6 +9,7 @@ the text the user wrote: times are interpreted later, in the campaign's timezone
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 Path_ = tuple[str | int, ...]
 
@@ -123,20 +125,12 @@ def _decode(raw: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise _fail(line, 1, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
-    for number, line_text in enumerate(text.splitlines(), 1):
-        bad = next((c for c in line_text if _is_control(c)), None)
-        if bad is not None:
-            raise _fail(
-                number,
-                line_text.index(bad) + 1,
-                f"control character U+{ord(bad):04X}: this does not look like a text file",
-            )
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        column = bad.start() - text.rfind("\n", 0, bad.start())
+        raise _fail(line, column, f"control character U+{ord(bad.group()):04X}: this does not look like a text file")
     return text
-
-
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    return (code < 0x20 and char not in "\t\r\n") or code == 0x7F
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> SourceError:

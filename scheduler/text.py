@@ -77,7 +77,14 @@ def overages(platform: str, text: str) -> list[Overage]:
     return found
 
 
+# Characters that may join a neighbour into one grapheme (marks, joiners, flags, Hangul jamo,
+# CR before LF): text without any of them has one grapheme per code point.
+_MAY_JOIN = regex.compile(r"[^\p{Grapheme_Cluster_Break=Other}\p{Grapheme_Cluster_Break=Control}\n]")
+
+
 def graphemes(text: str) -> int:
+    if _MAY_JOIN.search(text) is None:
+        return len(text)
     return len(regex.findall(r"\X", text))
 
 
@@ -137,8 +144,7 @@ def _may_hold_url(text: str) -> bool:
         return False  # twitter-text finds no URL in a text without a dot either
     if "://" in text or ".xn--" in text.lower():
         return True
-    tlds = _top_level_domains()
-    longest = max(map(len, tlds))
+    tlds, longest = _top_level_domains()
     for match in _DOT_WORD.finditer(text):
         word = match.group(1).lower()
         if any(word[:size] in tlds for size in range(2, min(len(word), longest) + 1)):
@@ -147,8 +153,9 @@ def _may_hold_url(text: str) -> bool:
 
 
 @functools.cache
-def _top_level_domains() -> frozenset[str]:
-    """twitter-text's own TLD lists, read from its source without importing the package."""
+def _top_level_domains() -> tuple[frozenset[str], int]:
+    """twitter-text's own TLD lists, read from its source without importing the package, and the
+    length of the longest."""
     names: set[str] = set()
     for module in ("valid_gtld.py", "valid_cctld.py"):
         source = _package_source("twitter_text", f"regexp/{module}")
@@ -156,7 +163,7 @@ def _top_level_domains() -> frozenset[str]:
         body = pattern.split("(?:(?:", 1)[1].split(")(?=", 1)[0]
         names.update(body.lower().split("|"))
     names.discard("")
-    return frozenset(names)
+    return frozenset(names), max(map(len, names))
 
 
 def _package_source(package: str, relative: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mastodon import Mastodon
@@ -62,8 +63,15 @@ def test_mastodon_length_matches_mastodon_py_on_generated_text(sample: str) -> N
 def test_plain_text_does_not_need_twitter_text() -> None:
     assert not text._may_hold_url("¡EE.UU. fuera de Haití! U.S./UN-led forces.")
     assert text._may_hold_url("see example.com")
-    assert "com" in text._top_level_domains() and "рф" in text._top_level_domains()
-    assert "uu" not in text._top_level_domains()
+    tlds, _ = text._top_level_domains()
+    assert "com" in tlds and "рф" in tlds
+    assert "uu" not in tlds
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_grapheme_count_matches_full_segmentation(sample: str) -> None:
+    assert text.graphemes(sample) == len(regex.findall(r"\X", sample))
 
 
 def test_url_counts_23_everywhere() -> None:

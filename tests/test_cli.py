@@ -1,0 +1,132 @@
+"""The commands as a user runs them: exact output, exit codes, help, and no traceback."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from scheduler import content
+from scheduler.cli import cli
+from tests.conftest import NOW, ROOT, Result
+
+BROKEN = Path(__file__).parent / "broken"
+
+
+def test_shipped_campaign_validates(run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("validate", "--strict", "--now", NOW)
+    assert result.lines == ["posts.yaml: 16 posts, 5 accounts (1 enabled), languages en, es; 0 errors, 0 warnings"]
+    assert result.exit_code == 0
+
+
+def test_verbose_prints_each_schedule_in_local_time_and_utc(
+    run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_cli("validate", "-v", "--now", NOW)
+    assert result.exit_code == 0
+    assert "Schedule (times in America/New_York, then UTC):" in result.lines
+    targets = "x-en[en], x-es[es], mastodon[en,es], bluesky[en,es], outbox[en,es]"
+    assert f"  kenya-out-of-haiti: at: Wed 2026-12-02 12:00 EST (17:00 UTC) -> {targets}" in result.lines
+    assert (
+        "  us-out-of-haiti: every mon 12:00: Mon 2026-12-07 12:00 EST (17:00 UTC); "
+        f"Mon 2026-12-14 12:00 EST (17:00 UTC); Mon 2026-12-21 12:00 EST (17:00 UTC) -> {targets}"
+    ) in result.lines
+    assert f"  staging-ground-military-base: queue slot: Sat 2026-12-19 12:00 EST (17:00 UTC) -> {targets}" in (
+        result.lines
+    )
+
+
+def test_warnings_fail_only_with_strict(project: Path, run_cli: Callable[..., Result]) -> None:
+    shutil.copy(BROKEN / "16-past-at.yaml", project / "posts.yaml")
+    relaxed = run_cli("validate", "--now", NOW)
+    assert relaxed.exit_code == 0
+    assert relaxed.lines[-1] == "posts.yaml: 1 post, 1 account (1 enabled), languages en, es; 0 errors, 1 warning"
+    assert run_cli("validate", "--strict", "--now", NOW).exit_code == 1
+
+
+def test_config_from_environment(project: Path, run_cli: Callable[..., Result],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(BROKEN / "16-past-at.yaml", project / "campaign.yaml")
+    monkeypatch.setenv("SCHEDULER_CONFIG", "campaign.yaml")
+    result = run_cli("validate", "--now", NOW)
+    assert result.lines[0].startswith("campaign.yaml:8:9: posts[0].at: warning:")
+
+
+def test_missing_config_is_a_content_error(project: Path, run_cli: Callable[..., Result]) -> None:
+    result = run_cli("validate")
+    assert result.lines == ["posts.yaml:1:1: cannot read the file: No such file or directory",
+                            "posts.yaml: 1 error, 0 warnings"]
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "--bogus"], "No such option '--bogus'"),
+        (["validate", "--now", "2026-12-01T09:00"], "has no UTC offset"),
+        (["validate", "--now", "tomorrow"], "is not an ISO time"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str, run_cli: Callable[..., Result]) -> None:
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_unexpected_error_is_one_line_without_debug(
+    project: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(content, "check", explode)
+    result = run_cli("validate")
+    assert result.lines == ["Error: unexpected RuntimeError: boom (run again with --debug for details)"]
+    assert result.exit_code == 1
+    from click.testing import CliRunner
+
+    debug = CliRunner().invoke(cli, ["validate", "--debug"])
+    assert isinstance(debug.exception, RuntimeError)
+
+
+def test_every_command_has_help_and_is_in_the_readme(run_cli: Callable[..., Result]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert cli.commands
+    for name, command in cli.commands.items():
+        result = run_cli(name, "--help")
+        assert result.exit_code == 0
+        assert result.lines[0].startswith(f"Usage: run.py {name}")
+        assert command.help
+        assert f"run.py {name}" in readme, f"README.md does not document `run.py {name}`"
+
+
+def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "sys.argv = ['run.py', 'validate', '--config', sys.argv[1]]\n"
+        "from scheduler.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'PIL', 'sqlalchemy', 'apscheduler', 'twitter_text'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), code, file=sys.stderr)\n"
+    )
+    shipped = subprocess.run([sys.executable, "-c", probe, str(ROOT / "posts.yaml")], capture_output=True,
+                             text=True, cwd=ROOT, check=False)
+    assert shipped.stderr.strip() == "[] 0"
+    broken = tmp_path / "posts.yaml"
+    broken.write_bytes((BROKEN / "01-yaml-syntax.yaml").read_bytes())
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--config", str(broken)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[0].endswith("YAML syntax error: did not find expected ',' or '}' while "
+                                                  "parsing a flow mapping")
