@@ -23,20 +23,26 @@ from scheduler import content  # noqa: E402
 
 POSTS = 10_000
 EXCERPTS = [
-    ("We assert that any U.S./UN-led armed intervention in Haiti is not only unjustifiable but also unlawful.",
-     "Afirmamos que cualquier intervención armada dirigida por Estados Unidos o la ONU en Haití no sólo es "
-     "injustificable, sino también ilegal."),
-    ("…we understand that a full, long-term foreign military occupation of Haiti is the eventual goal of the "
-     "U.S. and its neocolonial proxies.",
-     "…entendemos que una ocupación militar extranjera completa y a largo plazo de Haití es el objetivo final "
-     "de EE.UU. y sus apoderados neocoloniales."),
-    ("There can be no “Zone of Peace” in the Americas if there is no peace and freedom for the people of Haiti.",
-     "No puede haber una «Zona de Paz» en las Américas si no hay paz y libertad para el pueblo de Haití."),
+    (
+        "We assert that any U.S./UN-led armed intervention in Haiti is not only unjustifiable but also unlawful.",
+        "Afirmamos que cualquier intervención armada dirigida por Estados Unidos o la ONU en Haití no sólo es "
+        "injustificable, sino también ilegal.",
+    ),
+    (
+        "…we understand that a full, long-term foreign military occupation of Haiti is the eventual goal of the "
+        "U.S. and its neocolonial proxies.",
+        "…entendemos que una ocupación militar extranjera completa y a largo plazo de Haití es el objetivo final "
+        "de EE.UU. y sus apoderados neocoloniales.",
+    ),
+    (
+        "There can be no “Zone of Peace” in the Americas if there is no peace and freedom for the people of Haiti.",
+        "No puede haber una «Zona de Paz» en las Américas si no hay paz y libertad para el pueblo de Haití.",
+    ),
 ]
 
 
 def campaign_text(count: int) -> str:
-    start = datetime(2027, 1, 1, 9, 0)
+    start = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # only its wall-clock digits are written
     lines = [
         "timezone: America/New_York",
         "languages: [en, es]",
@@ -80,29 +86,35 @@ def main() -> None:
             runs.append(time.perf_counter() - started)
         assert report.campaign is not None, report.problems[:3]
         size = path.stat().st_size / 1e6
-        print(f"validate, {POSTS:,} posts ({size:.1f} MB), in process: best {min(runs):.2f} s, "
-              f"median {statistics.median(runs):.2f} s (target < 2 s)")
+        print(
+            f"validate, {POSTS:,} posts ({size:.1f} MB), in process: best {min(runs):.2f} s, "
+            f"median {statistics.median(runs):.2f} s (target < 2 s)"
+        )
         started = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--config", str(path)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), "validate", "--config", str(path)], check=True, capture_output=True
+        )
         print(f"validate, {POSTS:,} posts, whole command: {time.perf_counter() - started:.2f} s")
 
     cold = []
     for _ in range(7):
         started = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "run.py"), "validate"], cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, str(ROOT / "run.py"), "validate"], cwd=ROOT, check=True, capture_output=True)
         cold.append(time.perf_counter() - started)
     bare = []
     for _ in range(7):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
-    print(f"cold start, run.py validate on the shipped posts.yaml: median {statistics.median(cold):.3f} s "
-          f"(target < 0.5 s); bare interpreter {statistics.median(bare):.3f} s")
-    probe = ("import sys; sys.argv=['run.py','validate']\nfrom scheduler.cli import main\ntry: main()\n"
-             "except SystemExit: pass\nsdks={'tweepy','mastodon','atproto','atproto_client','PIL'}\n"
-             "print(sorted({m.split('.')[0] for m in sys.modules} & sdks), file=sys.stderr)")
+    print(
+        f"cold start, run.py validate on the shipped posts.yaml: median {statistics.median(cold):.3f} s "
+        f"(target < 0.5 s); bare interpreter {statistics.median(bare):.3f} s"
+    )
+    probe = (
+        "import sys; sys.argv=['run.py','validate']\nfrom scheduler.cli import main\ntry: main()\n"
+        "except SystemExit: pass\nsdks={'tweepy','mastodon','atproto','atproto_client','PIL'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & sdks), file=sys.stderr)"
+    )
     found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     print(f"platform SDKs imported by validate: {found.stderr.strip()}")
 

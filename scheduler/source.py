@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -95,7 +95,7 @@ def parse(raw: bytes) -> Document:
     if not text.strip():
         raise _fail(1, 1, "the file is empty; it should hold the campaign settings and posts")
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_problem(exc, text) from None
     except yaml.YAMLError as exc:
@@ -108,7 +108,8 @@ def parse(raw: bytes) -> Document:
         raise _fail(
             line, col, f"the top level must be a mapping of settings (timezone, accounts, posts, ...), not {kind}"
         )
-    _check_expansion(root)
+    if "&" in text:  # without an anchor there is no alias to expand
+        _check_expansion(root)
     doc = Document(data={})
     doc.data = _Converter(doc).mapping(root, ())
     return doc
@@ -186,6 +187,25 @@ def _check_expansion(root: yaml.Node) -> None:
             f"aliases (*name) expand this file to {total:,} values or more; "
             f"at most {MAX_ALIAS_EXPANSION:,} may come from aliases",
         )
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's composer with plain-scalar tag resolution memoized: a campaign repeats the same
+    keys and values (`id`, `text`, `en`, `outbox`) thousands of times, and resolving each is a
+    Python-level regex walk."""
+
+    _tags: ClassVar[dict[tuple[str, bool], str]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or not implicit[0]:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        key = (value, implicit[1])
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(self._tags) < 100_000:
+                self._tags[key] = tag
+        return tag
 
 
 class _Converter:

@@ -29,7 +29,8 @@ def test_four_slogans_in_both_languages(statement: str) -> None:
     slogans = {p.card.slogan["en"]: p.card.slogan["es"] for p in campaign.posts if p.card and p.card.slogan}
     assert slogans == SLOGANS
     for english, spanish in SLOGANS.items():
-        assert f"\n{english}\n" in statement and f"\n{spanish}" in statement
+        assert f"\n{english}\n" in statement
+        assert f"\n{spanish}" in statement
 
 
 def test_excerpts_are_verbatim_in_both_languages(statement: str) -> None:
@@ -50,6 +51,6 @@ def test_only_the_outbox_is_enabled_and_every_platform_is_present() -> None:
     campaign = content.load(ROOT / "posts.yaml", now=datetime(2026, 11, 28, tzinfo=UTC))
     platforms = {a.platform: a.enabled for a in campaign.accounts.values()}
     assert platforms == {"x": False, "mastodon": False, "bluesky": False, "outbox": True}
-    winter = campaign.timezone.utcoffset(datetime(2027, 1, 15))
-    summer = campaign.timezone.utcoffset(datetime(2027, 7, 15))
+    winter = campaign.timezone.utcoffset(datetime(2027, 1, 15, tzinfo=UTC))
+    summer = campaign.timezone.utcoffset(datetime(2027, 7, 15, tzinfo=UTC))
     assert winter != summer, "the campaign timezone should observe daylight saving time"

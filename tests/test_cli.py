@@ -50,8 +50,9 @@ def test_warnings_fail_only_with_strict(project: Path, run_cli: Callable[..., Re
     assert run_cli("validate", "--strict", "--now", NOW).exit_code == 1
 
 
-def test_config_from_environment(project: Path, run_cli: Callable[..., Result],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_from_environment(
+    project: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     shutil.copy(BROKEN / "16-past-at.yaml", project / "campaign.yaml")
     monkeypatch.setenv("SCHEDULER_CONFIG", "campaign.yaml")
     result = run_cli("validate", "--now", NOW)
@@ -60,8 +61,10 @@ def test_config_from_environment(project: Path, run_cli: Callable[..., Result],
 
 def test_missing_config_is_a_content_error(project: Path, run_cli: Callable[..., Result]) -> None:
     result = run_cli("validate")
-    assert result.lines == ["posts.yaml:1:1: cannot read the file: No such file or directory",
-                            "posts.yaml: 1 error, 0 warnings"]
+    assert result.lines == [
+        "posts.yaml:1:1: cannot read the file: No such file or directory",
+        "posts.yaml: 1 error, 0 warnings",
+    ]
     assert result.exit_code == 1
 
 
@@ -116,17 +119,24 @@ def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Pa
         "    main()\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
-        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'PIL', 'sqlalchemy', 'apscheduler', 'twitter_text'}\n"
+        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'PIL', 'sqlalchemy', 'apscheduler',\n"
+        "         'twitter_text'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), code, file=sys.stderr)\n"
     )
-    shipped = subprocess.run([sys.executable, "-c", probe, str(ROOT / "posts.yaml")], capture_output=True,
-                             text=True, cwd=ROOT, check=False)
+    shipped = subprocess.run(
+        [sys.executable, "-c", probe, str(ROOT / "posts.yaml")], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert shipped.stderr.strip() == "[] 0"
     broken = tmp_path / "posts.yaml"
     broken.write_bytes((BROKEN / "01-yaml-syntax.yaml").read_bytes())
-    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--config", str(broken)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "validate", "--config", str(broken)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout.splitlines()[0].endswith("YAML syntax error: did not find expected ',' or '}' while "
-                                                  "parsing a flow mapping")
+    assert result.stdout.splitlines()[0].endswith(
+        "YAML syntax error: did not find expected ',' or '}' while parsing a flow mapping"
+    )

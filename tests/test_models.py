@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -102,8 +101,15 @@ def test_recurrence_errors(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("30m", timedelta(minutes=30)), ("2h", timedelta(hours=2)), ("1h30m", timedelta(minutes=90)),
-     ("1d", timedelta(days=1)), ("45s", timedelta(seconds=45)), (90, timedelta(minutes=90)), (0, timedelta(0))],
+    [
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1h30m", timedelta(minutes=90)),
+        ("1d", timedelta(days=1)),
+        ("45s", timedelta(seconds=45)),
+        (90, timedelta(minutes=90)),
+        (0, timedelta(0)),
+    ],
 )
 def test_durations(text: str | int, expected: timedelta) -> None:
     assert parse_duration(text) == expected
@@ -111,5 +117,5 @@ def test_durations(text: str | int, expected: timedelta) -> None:
 
 @pytest.mark.parametrize("bad", ["", "soon", "1y", "-5m", True, -1, 1.5])
 def test_bad_durations(bad: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"duration|negative"):
         parse_duration(bad)

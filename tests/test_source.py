@@ -86,10 +86,14 @@ def test_missing_file(tmp_path: Path) -> None:
         (b"a:\n  b: 1\n\tc: 2\n", (3, 1, "a tab character; indent with spaces only")),
         (b"a: 1\na: 2\n", (2, 1, "duplicate key 'a' (first written on line 1)")),
         (b"a: " + b"[" * 2000 + b"]" * 2000, (1, 1003, "the file nests lists or mappings too deeply")),
-        (b"a: !!python/object:os.system x\n", (1, 4, "unsupported YAML tag tag:yaml.org,2002:python/object:os.system; "
-                                               "write plain values")),
-        (b"a: 'unterminated\n", (2, 1, "YAML syntax error: found unexpected end of stream "
-                                       "while scanning a quoted scalar")),
+        (
+            b"a: !!python/object:os.system x\n",
+            (1, 4, "unsupported YAML tag tag:yaml.org,2002:python/object:os.system; write plain values"),
+        ),
+        (
+            b"a: 'unterminated\n",
+            (2, 1, "YAML syntax error: found unexpected end of stream while scanning a quoted scalar"),
+        ),
     ],
 )
 def test_hostile_input(raw: bytes, expected: tuple[int, int, str]) -> None:
@@ -110,4 +114,3 @@ def test_timestamps_stay_as_written_and_positions_are_kept() -> None:
     assert doc.locate(("posts", 0, "at")) == (4, 9)
     assert doc.locate(("posts", 0, "at"), key=True) == (4, 5)
     assert doc.locate(("posts", 0, "missing", "deeper")) == (3, 5)
-

@@ -31,9 +31,47 @@ SAMPLES = [
 
 # Letters, punctuation, spaces, dots, a few URL-ish fragments and emoji pieces, mixed freely.
 fragments = st.sampled_from(
-    [" ", ".", ". ", "U.S.", "EE.UU.", "example", ".com", ".org", ".rf", "https://", "http://x.io/",
-     "/path", "?q=1", "@user", "@user@example.social", "#tag", "✊", "🏿", "🇭", "🇹", "\u200d", "\ufe0f",
-     "\u20e3", "…", "—", "“", "”", "«", "»", "é", "e\u0301", "日本", "한", "Ω", "\n", "(", ")", ",", "!"]
+    [
+        " ",
+        ".",
+        ". ",
+        "U.S.",
+        "EE.UU.",
+        "example",
+        ".com",
+        ".org",
+        ".rf",
+        "https://",
+        "http://x.io/",
+        "/path",
+        "?q=1",
+        "@user",
+        "@user@example.social",
+        "#tag",
+        "✊",
+        "🏿",
+        "🇭",
+        "🇹",
+        "\u200d",
+        "\ufe0f",
+        "\u20e3",
+        "…",
+        "—",
+        "“",
+        "”",
+        "«",
+        "»",
+        "é",
+        "e\u0301",
+        "日本",
+        "한",
+        "Ω",
+        "\n",
+        "(",
+        ")",
+        ",",
+        "!",
+    ]
 )
 texts = st.lists(st.one_of(fragments, st.text(max_size=8)), max_size=30).map("".join)
 
@@ -64,7 +102,8 @@ def test_plain_text_does_not_need_twitter_text() -> None:
     assert not text._may_hold_url("¡EE.UU. fuera de Haití! U.S./UN-led forces.")
     assert text._may_hold_url("see example.com")
     tlds, _ = text._top_level_domains()
-    assert "com" in tlds and "рф" in tlds
+    assert "com" in tlds
+    assert "рф" in tlds
     assert "uu" not in tlds
 
 
@@ -93,7 +132,12 @@ def test_bluesky_counts_graphemes_and_bytes() -> None:
 
 def test_compose_adds_link_and_new_hashtags_only() -> None:
     post = Post.model_validate(
-        {"id": "p", "text": {"en": "U.S. out of #Haiti!"}, "link": "https://example.org/s", "hashtags": ["haiti", "MSS"]}
+        {
+            "id": "p",
+            "text": {"en": "U.S. out of #Haiti!"},
+            "link": "https://example.org/s",
+            "hashtags": ["haiti", "MSS"],
+        }
     )
     assert text.compose(post, "en") == "U.S. out of #Haiti!\n\nhttps://example.org/s #MSS"
     bare = Post.model_validate({"id": "p", "text": {"en": " Free Haiti! "}})

@@ -34,28 +34,67 @@ def utc(*parts: int) -> datetime:
 
 
 def test_weekly_post_keeps_local_time_across_spring_forward_and_fall_back() -> None:
-    c = campaign([{"id": "p", "text": {"en": "x", "es": "y"}, "every": "sun 09:00",
-                   "starts": "2027-02-28 00:00", "until": "2027-03-21 23:00"}])
+    c = campaign(
+        [
+            {
+                "id": "p",
+                "text": {"en": "x", "es": "y"},
+                "every": "sun 09:00",
+                "starts": "2027-02-28 00:00",
+                "until": "2027-03-21 23:00",
+            }
+        ]
+    )
     found = [o.due for o in occurrences(c, START, START + timedelta(days=400))]
     # 14 March 2027: EST (-5) becomes EDT (-4).
     assert found == [utc(2027, 2, 28, 14), utc(2027, 3, 7, 14), utc(2027, 3, 14, 13), utc(2027, 3, 21, 13)]
-    c = campaign([{"id": "p", "text": {"en": "x", "es": "y"}, "every": "sun 09:00",
-                   "starts": "2027-10-24 00:00", "until": "2027-11-14 23:00"}], zone="America/Port-au-Prince")
+    c = campaign(
+        [
+            {
+                "id": "p",
+                "text": {"en": "x", "es": "y"},
+                "every": "sun 09:00",
+                "starts": "2027-10-24 00:00",
+                "until": "2027-11-14 23:00",
+            }
+        ],
+        zone="America/Port-au-Prince",
+    )
     found = [o.due for o in occurrences(c, START, START + timedelta(days=400))]
     # 7 November 2027: EDT (-4) becomes EST (-5).
     assert found == [utc(2027, 10, 24, 13), utc(2027, 10, 31, 13), utc(2027, 11, 7, 14), utc(2027, 11, 14, 14)]
 
 
 def test_daily_times_in_the_gap_and_the_overlap_fire_once() -> None:
-    c = campaign([{"id": "p", "text": {"en": "x", "es": "y"}, "every": "daily 01:30 02:30",
-                   "starts": "2027-03-13 00:00", "until": "2027-03-15 00:00"}])
+    c = campaign(
+        [
+            {
+                "id": "p",
+                "text": {"en": "x", "es": "y"},
+                "every": "daily 01:30 02:30",
+                "starts": "2027-03-13 00:00",
+                "until": "2027-03-15 00:00",
+            }
+        ]
+    )
     found = [o.due for o in occurrences(c, START, START + timedelta(days=400))]
     assert found == [
-        utc(2027, 3, 13, 6, 30), utc(2027, 3, 13, 7, 30),  # EST
-        utc(2027, 3, 14, 6, 30), utc(2027, 3, 14, 7, 0),  # 02:30 does not exist: 03:00 EDT
+        utc(2027, 3, 13, 6, 30),
+        utc(2027, 3, 13, 7, 30),  # EST
+        utc(2027, 3, 14, 6, 30),
+        utc(2027, 3, 14, 7, 0),  # 02:30 does not exist: 03:00 EDT
     ]
-    c = campaign([{"id": "p", "text": {"en": "x", "es": "y"}, "every": "daily 01:30",
-                   "starts": "2027-11-06 00:00", "until": "2027-11-08 00:00"}])
+    c = campaign(
+        [
+            {
+                "id": "p",
+                "text": {"en": "x", "es": "y"},
+                "every": "daily 01:30",
+                "starts": "2027-11-06 00:00",
+                "until": "2027-11-08 00:00",
+            }
+        ]
+    )
     found = [o.due for o in occurrences(c, START, START + timedelta(days=400))]
     assert found == [utc(2027, 11, 6, 5, 30), utc(2027, 11, 7, 5, 30)]  # once, at the first 01:30
 
@@ -68,11 +107,13 @@ def test_queue_fills_free_slots_in_file_order_and_held_slots_stay() -> None:
         {"id": "c", "text": {"en": "c", "es": "c"}},
     ]
     c = campaign(posts, queue={"slots": ["tue,thu 10:00"], "starts": "2026-12-01"})
-    assert assign_slots(c, START) == {
-        "a": utc(2026, 12, 1, 15), "b": utc(2026, 12, 3, 15), "c": utc(2026, 12, 8, 15)}
+    assert assign_slots(c, START) == {"a": utc(2026, 12, 1, 15), "b": utc(2026, 12, 3, 15), "c": utc(2026, 12, 8, 15)}
     # "b" went out on 1 December (held by the ledger): "a" and "c" take the next free slots.
     assert assign_slots(c, START, held={"b": utc(2026, 12, 1, 15)}) == {
-        "b": utc(2026, 12, 1, 15), "a": utc(2026, 12, 3, 15), "c": utc(2026, 12, 8, 15)}
+        "b": utc(2026, 12, 1, 15),
+        "a": utc(2026, 12, 3, 15),
+        "c": utc(2026, 12, 8, 15),
+    }
 
 
 def test_deliveries_fan_out_per_account_and_language() -> None:
