@@ -112,7 +112,7 @@ def main() -> None:
     )
     probe = (
         "import sys; sys.argv=['run.py','validate']\nfrom scheduler.cli import main\ntry: main()\n"
-        "except SystemExit: pass\nsdks={'tweepy','mastodon','atproto','atproto_client','PIL'}\n"
+        "except SystemExit: pass\nsdks={'tweepy','mastodon','atproto','atproto_client'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & sdks), file=sys.stderr)"
     )
     found = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)

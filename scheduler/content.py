@@ -23,7 +23,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from scheduler import models, text
-from scheduler.errors import ContentError, Problem, Severity
+from scheduler.cards import FontFiles, alt_text
+from scheduler.cards.images import load_logo
+from scheduler.cards.palette import MIN_CONTRAST, contrast_ratio
+from scheduler.errors import ContentError, Problem, SchedulerError, Severity
 from scheduler.models import Campaign, Post
 from scheduler.source import Document, Path_, SourceError, format_path, read
 
@@ -247,6 +250,7 @@ class _Logic:
     campaign: Campaign
     posts_by_index: dict[int, Post]
     broken_accounts: set[str]  # reported already; references to them are not errors again
+    fonts: FontFiles | None = None  # set once the brand's fonts are known to load
 
     def run(self) -> None:
         self._languages()
@@ -306,19 +310,61 @@ class _Logic:
 
     def _assets(self) -> None:
         brand = self.campaign.brand
-        if "brand" not in self.checker.failed_sections:
-            self._asset(("brand", "fonts", "regular"), brand.fonts.regular)
-            self._asset(("brand", "fonts", "bold"), brand.fonts.bold)
-            if brand.logo is not None:
-                self._asset(("brand", "logo"), brand.logo)
         for account_id, account in self.campaign.accounts.items():
             if isinstance(account, models.OutboxAccount):
                 self._inside_project(("accounts", account_id, "path"), account.path)
+        if "brand" in self.checker.failed_sections:
+            return
+        regular = self._asset(("brand", "fonts", "regular"), brand.fonts.regular)
+        bold = self._asset(("brand", "fonts", "bold"), brand.fonts.bold)
+        if regular is not None and bold is not None:
+            self.fonts = self._usable_fonts(FontFiles(regular, bold))
+        if brand.logo is not None:
+            logo = self._asset(("brand", "logo"), brand.logo)
+            if logo is not None:
+                try:
+                    load_logo(logo)
+                except SchedulerError as exc:
+                    self.checker.error(("brand", "logo"), str(exc).replace(f"{logo}: ", "", 1))
+        self._contrast()
+        for language, footer in brand.footer.items():
+            self._glyphs(("brand", "footer", language), footer, bold=False)
 
-    def _asset(self, path: Path_, relative: str) -> None:
+    def _usable_fonts(self, fonts: FontFiles) -> FontFiles | None:
+        for name, path in (("regular", fonts.regular), ("bold", fonts.bold)):
+            try:
+                fonts.missing_glyphs("", bold=name == "bold")
+            except SchedulerError:
+                self.checker.error(("brand", "fonts", name), f"{path.name} is not a font file Pillow can use")
+                return None
+        return fonts
+
+    def _contrast(self) -> None:
+        brand = self.campaign.brand
+        for name, color in (("text_color", brand.text_color), ("accent_color", brand.accent_color)):
+            for background in brand.background:
+                ratio = contrast_ratio(color, background)
+                if ratio < MIN_CONTRAST:
+                    self.checker.error(
+                        ("brand", name),
+                        f"{color} on the background {background} has a contrast of {ratio:.2f}:1; "
+                        f"WCAG AA needs at least {MIN_CONTRAST}:1 for text to be readable",
+                    )
+
+    def _glyphs(self, path: Path_, words: str, *, bold: bool) -> None:
+        if self.fonts is None:
+            return
+        missing = self.fonts.missing_glyphs(words, bold=bold)
+        if missing:
+            shown = ", ".join(f"'{char}' (U+{ord(char):04X})" for char in missing)
+            self.checker.warn(path, f"the card font cannot draw {shown}: it would show as an empty box")
+
+    def _asset(self, path: Path_, relative: str) -> Path | None:
         resolved = self._inside_project(path, relative)
         if resolved is not None and not resolved.is_file():
             self.checker.error(path, f"no such file: {relative} (paths are relative to the folder of posts.yaml)")
+            return None
+        return resolved
 
     def _inside_project(self, path: Path_, relative: str) -> Path | None:
         resolved = (self.checker.root / relative).resolve()
@@ -347,6 +393,7 @@ class _Logic:
                 continue
             for language in account.languages:
                 needed.setdefault(language, []).append(account_id)
+                self._alt_limits(where, post, account_id, account.platform, language)
                 if language in post.text:
                     self._limits(
                         (*where, "text", language),
@@ -396,6 +443,22 @@ class _Logic:
                         c.error(path, f"missing {name}.{language}: the post is published in {language}")
         if post.card is not None and post.card.kind == "bilingual" and len(languages) < 2:
             c.error((*where, "card", "template"), "a bilingual card needs the post in two languages")
+        if post.card is not None:
+            bold = post.card.kind != "quote"
+            for name, localized in self._card_parts(post):
+                for language, words in localized.items():
+                    self._glyphs((*where, "card", name, language), words, bold=bold or name == "attribution")
+
+    def _alt_limits(self, where: Path_, post: Post, account_id: str, platform: str, language: str) -> None:
+        limit = text.ALT_LIMITS.get(platform)
+        if post.card is None or limit is None or language not in post.text:
+            return
+        count = text.graphemes(alt_text(self.campaign, post, language))
+        if count > limit:
+            path = (*where, "alt", language) if language in post.alt else (*where, "card")
+            self.checker.error(
+                path, f"the alt text in {language} is {count}/{limit} characters for {platform} (account {account_id})"
+            )
 
     @staticmethod
     def _card_parts(post: Post) -> list[tuple[str, dict[str, str]]]:

@@ -343,9 +343,19 @@ Schedule = Annotated[Recurrence, BeforeValidator(_recurrence), PlainSerializer(l
 # --- accounts -----------------------------------------------------------------------------
 
 
+# Largest image each platform accepts, in bytes; an account's max_image_bytes overrides it.
+IMAGE_CAPS: dict[str, int | None] = {
+    "x": 5 * 1024 * 1024,
+    "mastodon": 16 * 1024 * 1024,
+    "bluesky": 2_000_000,
+    "outbox": None,
+}
+
+
 class AccountBase(Model):
     languages: tuple[LanguageCode, ...] = Field(min_length=1)
     enabled: bool = True
+    max_image_bytes: int | None = Field(default=None, gt=0)
 
 
 class XAccount(AccountBase):
@@ -376,6 +386,12 @@ ACCOUNT_MODELS: dict[str, type[AccountBase]] = {
     "bluesky": BlueskyAccount,
     "outbox": OutboxAccount,
 }
+
+
+def image_cap(account: AccountBase, platform: str) -> int | None:
+    return account.max_image_bytes if account.max_image_bytes is not None else IMAGE_CAPS[platform]
+
+
 Account = Annotated[XAccount | MastodonAccount | BlueskyAccount | OutboxAccount, Field(discriminator="platform")]
 
 # Secrets each platform reads from the environment, as <ACCOUNT_ID>_<NAME>.

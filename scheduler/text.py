@@ -34,6 +34,8 @@ LIMITS: dict[str, Limit] = {
 }
 
 URL_LENGTH = 23
+# Longest image description each platform takes (Bluesky has no hard limit; its app stops at 2000).
+ALT_LIMITS: dict[str, int] = {"x": 1000, "mastodon": 1500, "bluesky": 2000}
 
 
 def compose(post: Post, language: str) -> str:
