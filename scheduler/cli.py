@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 
 import click
 
-from scheduler import content, timeline
+from scheduler import content, files, timeline
 from scheduler.errors import SchedulerError
+from scheduler.models import Campaign
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,7 +116,72 @@ def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) ->
         sys.exit(EXIT_PROBLEMS)
 
 
-def _print_schedule(campaign: Any, now: datetime) -> None:
+@cli.command()
+@common_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write the preview to.  [default: preview/ beside posts.yaml]",
+)
+@click.option("--now", callback=_parse_now, metavar="ISO", help="Preview the campaign as of this time.")
+def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None) -> None:
+    """Render every card and write OUT/index.html: the campaign as each platform will get it.
+
+    The page shows a calendar, then each post in time order with its local time and UTC, each
+    account's exact text counted against its platform's limit (over-limit in red), every card
+    with its alt text, and every warning. It works offline.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from scheduler import preview as preview_page
+    from scheduler.cards import CardStore, require_shaping
+
+    moment = now or datetime.now(UTC)
+    report = content.check(config, now=moment)
+    campaign = _campaign_or_exit(report, str(config))
+    require_shaping()
+    root = config.resolve().parent
+    store = CardStore(files.state_dir(root) / "cards")
+    target = out if out is not None else root / "preview"
+    columns = (TextColumn("Rendering cards"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=_stderr_console(), transient=True) as progress:
+        task = progress.add_task("cards", total=None)
+        result = preview_page.build(
+            campaign,
+            root,
+            target,
+            store,
+            moment,
+            report.problems,
+            config.name,
+            on_card=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    click.echo(
+        f"Wrote {result.index}: {_plural(result.occurrences, 'post occurrence')}, "
+        f"{_plural(result.deliveries, 'delivery', 'deliveries')}, {_plural(result.cards, 'card')} "
+        f"({result.rendered} rendered, {result.cards - result.rendered} from the cache); "
+        f"{_plural(len(report.warnings), 'warning')}"
+    )
+
+
+def _campaign_or_exit(report: content.Report, name: str) -> Campaign:
+    """The campaign, or every error printed and exit 1."""
+    if report.campaign is None:
+        for problem in report.problems:
+            click.echo(problem.render(name), err=True)
+        click.echo(f"{name}: {_plural(len(report.errors), 'error')}; fix them first (run validate)", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    return report.campaign
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_schedule(campaign: Campaign, now: datetime) -> None:
     zone = campaign.timezone
     slots = timeline.assign_slots(campaign, now)
     horizon = now + timedelta(days=366)
@@ -141,8 +207,8 @@ def _print_schedule(campaign: Any, now: datetime) -> None:
         click.echo(f"  {post.id}: {how}: {when} -> {targets}")
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def main() -> None:

@@ -27,3 +27,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def state_dir(project: Path) -> Path:
+    """The folder beside posts.yaml holding what the scheduler keeps (ledger, card cache, sessions),
+    readable by its owner only."""
+    folder = project / "state"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder

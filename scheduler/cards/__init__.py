@@ -66,14 +66,12 @@ class CardSpec:
     def pixels(self) -> tuple[int, int]:
         return CARD_PIXELS[self.size]
 
+    def style(self) -> draw.Style:
+        logo = images.load_logo(self.logo) if self.logo else None
+        return draw.Style(self.background, self.text_color, self.accent_color, self.fonts, logo)
+
     def render(self) -> draw.Drawn:
-        style = draw.Style(
-            self.background,
-            self.text_color,
-            self.accent_color,
-            self.fonts,
-            images.load_logo(self.logo) if self.logo else None,
-        )
+        style = self.style()
         width, height = self.pixels
         if self.template == "slogan":
             return draw.slogan(style, width, height, self.texts[0], self.footer)
@@ -149,6 +147,16 @@ class CardStore:
             write_atomic(path, images.png(spec.render().image))
             self.rendered += 1
             log.debug("rendered card %s", path.name)
+        return path
+
+    def thumbnail(self, spec: CardSpec, width: int) -> Path:
+        path = self.folder / f"{spec.key()}-w{width}.png"
+        if not path.exists():
+            from PIL import Image
+
+            with Image.open(self.png(spec)) as image:
+                small = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
+                write_atomic(path, images.png(small))
         return path
 
     def upload(self, spec: CardSpec, max_bytes: int) -> tuple[bytes, str]:

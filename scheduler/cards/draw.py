@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from scheduler.cards.fonts import EMOJI_STRIKE, FontFiles
-from scheduler.cards.layout import Block, Line, Metrics, Run, fit
+from scheduler.cards.layout import Block, Metrics, Run, fit, segments
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
@@ -28,6 +28,11 @@ class Drawn:
 
     image: Image.Image
     safe_area: Box
+
+
+def blank(style: Style, width: int, height: int, footer: str) -> Drawn:
+    """The card with its background, logo and footer only: what every template draws its text on."""
+    return _Canvas(style, width, height, footer).finish()
 
 
 def slogan(style: Style, width: int, height: int, text: str, footer: str) -> Drawn:
@@ -121,21 +126,19 @@ class _Canvas:
         box_right = self.text_box[2] if right is None else right
         metrics = block.metrics
         font = metrics.fonts.text_font(metrics.bold, block.size)
-        ascent, _ = metrics.ascent_descent(block.size)
-        baseline = top + ascent
-        for line in block.lines:
-            segments = _segments(line)
-            widths = [
-                metrics.run_width(segment, block.size) if segment.emoji else float(font.getlength(segment.text))
-                for segment in segments
-            ]
-            x = box_left + ((box_right - box_left) - sum(widths)) / 2 if centered else box_left
-            for segment, width in zip(segments, widths, strict=True):
+        baseline = top + block.above
+        for line, extent in zip(block.lines, block.extents, strict=True):
+            x = box_left + ((box_right - box_left) - extent.advance) / 2 if centered else box_left
+            # Keep overhanging ink (a final accent, an italic tail) inside the box.
+            x = max(x, box_left - extent.left)
+            x = min(x, box_right - extent.right)
+            for segment in segments(line):
                 if segment.emoji:
                     self._emoji(segment, metrics, block.size, x, baseline)
+                    x += metrics.run_width(segment, block.size)
                 else:
                     self.draw.text((x, baseline), segment.text, font=font, fill=color, anchor="ls")
-                x += width
+                    x += font.getlength(segment.text)
             baseline += metrics.line_height(block.size)
 
     def _emoji(self, run: Run, metrics: Metrics, size: int, x: float, baseline: int) -> None:
@@ -144,22 +147,6 @@ class _Canvas:
 
     def finish(self) -> Drawn:
         return Drawn(self.image, self.safe_area)
-
-
-def _segments(line: Line) -> list[Run]:
-    """A line as few drawing calls as possible: text across words in one run (so the shaper kerns
-    it as a whole), each emoji stretch on its own."""
-    segments: list[Run] = []
-    for position, word in enumerate(line):
-        runs = list(word.runs)
-        if position:
-            runs.insert(0, Run(" ", emoji=False))
-        for run in runs:
-            if segments and not run.emoji and not segments[-1].emoji:
-                segments[-1] = Run(segments[-1].text + run.text, emoji=False)
-            else:
-                segments.append(run)
-    return segments
 
 
 @functools.lru_cache(maxsize=8)

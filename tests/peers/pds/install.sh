@@ -96,6 +96,7 @@ PDS_INSTALL_DIR='$dest'
 export PDS_NODE PDS_INSTALL_DIR
 EOF
 touch "$work/.complete"
+chmod 755 "$work"
 
 # Publish atomically: replace any half-finished leftover, then rename.
 rm -rf "$dest"

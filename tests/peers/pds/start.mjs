@@ -8,6 +8,7 @@
 // Prints exactly one line to stdout when ready: `READY http://127.0.0.1:<PDS_PORT>`.
 // SIGTERM / SIGINT: stops both servers, removes the temp dir, exits 0.
 import { createHash, randomBytes } from 'node:crypto'
+import dns from 'node:dns'
 import fs from 'node:fs'
 import { createRequire } from 'node:module'
 import net from 'node:net'
@@ -16,6 +17,8 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const HOST = '127.0.0.1'
+// "localhost" (used for the PLC URL and the PDS's own public URL) must reach the IPv4 loopback we bind.
+dns.setDefaultResultOrder('ipv4first')
 const log = (...args) => console.error('[pds-peer]', ...args)
 
 // --- Force loopback: the PDS (and PLC) call app.listen(port) with no host. ------------------
@@ -94,7 +97,7 @@ async function stop(code) {
     try {
       await server.destroy()
     } catch (err) {
-      log(`error stopping ${name}:`, err)
+      if (err?.code !== 'ERR_SERVER_NOT_RUNNING') log(`error stopping ${name}:`, err)
     }
   }
   fs.rmSync(dataDir, { recursive: true, force: true })
@@ -105,7 +108,9 @@ for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => void stop(0))
 try {
   plc = plcLib.PlcServer.create({ db: plcLib.Database.mock(), port: plcPort })
   const plcServer = await plc.start()
-  const plcUrl = `http://${HOST}:${plcServer.address().port}`
+  // The PDS's DID resolver refuses IP-literal hosts (safeFetch allowIpHost: false), so name the
+  // PLC by "localhost"; it is still only bound to 127.0.0.1.
+  const plcUrl = `http://localhost:${plcServer.address().port}`
 
   const rotationKey = await Secp256k1Keypair.create({ exportable: true })
   const rotationHex = Buffer.from(await rotationKey.export()).toString('hex')
