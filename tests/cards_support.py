@@ -9,6 +9,7 @@ from scheduler.models import CardSize, Template
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "cards"
+LOGO = ROOT / "assets" / "logo.png"
 FONTS = FontFiles(ROOT / "assets" / "fonts" / "NotoSans-Regular.ttf", ROOT / "assets" / "fonts" / "NotoSans-Bold.ttf")
 
 SLOGANS = {"en": "U.S. out of Haiti! ✊🇭🇹", "es": "¡EE.UU. fuera de Haití! ✊🇭🇹"}
@@ -69,3 +70,5 @@ if __name__ == "__main__":
                 golden_path(template, language, size).write_bytes(
                     images.png(spec(template, language, size).render().image)
                 )
+    with_logo = spec("quote", "en", "portrait", logo=LOGO)
+    (GOLDEN / "quote-en-portrait-logo.png").write_bytes(images.png(with_logo.render().image))

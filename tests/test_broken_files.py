@@ -196,6 +196,28 @@ EXPECTED: dict[str, list[str]] = {
         "posts.yaml:3:1: not UTF-8 text (byte 0xe9); save the file as UTF-8",
         "posts.yaml: 1 error, 0 warnings",
     ],
+    "46-logo-not-an-image.yaml": [
+        "posts.yaml:6:9: brand.logo: not an image Pillow can read (PNG, JPEG, GIF, WebP)",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "47-low-contrast.yaml": [
+        "posts.yaml:7:15: brand.text_color: #999999 on the background #eeeeee has a contrast of 2.46:1; WCAG AA needs at least 4.5:1 for text to be readable",
+        "posts.yaml:7:15: brand.text_color: #999999 on the background #ffffff has a contrast of 2.85:1; WCAG AA needs at least 4.5:1 for text to be readable",
+        "posts.yaml: 2 errors, 0 warnings",
+    ],
+    "48-glyph-missing.yaml": [
+        "posts.yaml:10:20: posts[0].card.slogan.en: warning: the card font cannot draw 'न' (U+0928), 'म' (U+092E), 'स' (U+0938), 'त' (U+0924): it would show as an empty box",
+        "posts.yaml: 1 post, 1 account (1 enabled), languages en, es; 0 errors, 1 warning",
+    ],
+    "49-alt-too-long.yaml": [
+        "posts.yaml:4:3: accounts: warning: no account is enabled: nothing will be posted",
+        "posts.yaml:12:11: posts[0].alt.en: the alt text in en is 1050/1000 characters for x (account x-en)",
+        "posts.yaml: 1 error, 1 warning",
+    ],
+    "50-bad-card-size.yaml": [
+        "posts.yaml:6:14: defaults.card_size: 'huge' is not one of square, portrait, landscape",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
 }
 
 

@@ -16,7 +16,7 @@ from PIL import Image, JpegImagePlugin
 
 from scheduler.cards import CardStore, draw, fonts, images, layout
 from scheduler.errors import SchedulerError
-from tests.cards_support import FONTS, LANGUAGES, SIZES, TEMPLATES, golden_path, spec
+from tests.cards_support import FONTS, GOLDEN, LANGUAGES, LOGO, SIZES, TEMPLATES, golden_path, spec
 
 
 def pixels(image: Image.Image) -> np.ndarray:
@@ -27,9 +27,16 @@ def pixels(image: Image.Image) -> np.ndarray:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_card_matches_golden(template: str, language: str, size: str) -> None:
-    golden = golden_path(template, language, size)
+    assert_matches(spec(template, language, size).render().image, golden_path(template, language, size))  # type: ignore[arg-type]
+
+
+def test_card_with_logo_matches_golden() -> None:
+    assert_matches(spec("quote", "en", "portrait", logo=LOGO).render().image, GOLDEN / "quote-en-portrait-logo.png")
+
+
+def assert_matches(image: Image.Image, golden: Path) -> None:
     assert golden.exists(), f"missing {golden}; regenerate with: python -m tests.cards_support"
-    rendered = pixels(spec(template, language, size).render().image)  # type: ignore[arg-type]
+    rendered = pixels(image)
     expected = pixels(Image.open(golden))
     assert rendered.shape == expected.shape
     difference = np.abs(rendered - expected)
