@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from scheduler import content, files, timeline
+from scheduler import content, files, text, timeline
+from scheduler.cards import CardStore, require_shaping
+from scheduler.credentials import Credentials, install_redaction
 from scheduler.errors import SchedulerError
-from scheduler.models import Campaign
+from scheduler.ledger import PUBLISHED, Ledger, default_url
+from scheduler.models import Campaign, Delivery
+from scheduler.platforms import connect
+from scheduler.publish import Publisher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,7 +143,6 @@ def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from scheduler import preview as preview_page
-    from scheduler.cards import CardStore, require_shaping
 
     moment = now or datetime.now(UTC)
     report = content.check(config, now=moment)
@@ -163,6 +170,207 @@ def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None)
         f"({result.rendered} rendered, {result.cards - result.rendered} from the cache); "
         f"{_plural(len(report.warnings), 'warning')}"
     )
+
+
+def ledger_option(command: F) -> F:
+    option = click.option(
+        "--ledger",
+        "ledger_url",
+        envvar="SCHEDULER_LEDGER",
+        show_envvar=True,
+        metavar="URL",
+        help="Ledger database URL.  [default: sqlite:///state/ledger.sqlite3 beside posts.yaml]",
+    )
+    return option(command)
+
+
+@dataclass
+class _Session:
+    """What the publishing commands share: the campaign, its ledger, its cards and credentials."""
+
+    config: Path
+    report: content.Report
+    campaign: Campaign
+    project: Path
+    ledger: Ledger
+    publisher: Publisher
+
+
+def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
+    report = content.check(config, now=now)
+    campaign = _campaign_or_exit(report, str(config))
+    project = config.resolve().parent
+    state = files.state_dir(project)
+    credentials = Credentials.load(project, os.environ)
+    install_redaction(credentials.secrets_of((a, acc.platform) for a, acc in campaign.accounts.items()))
+    ledger = Ledger(ledger_url or default_url(project))
+    publisher = Publisher(
+        campaign,
+        project,
+        ledger,
+        CardStore(state / "cards"),
+        credentials,
+        state / "sessions",
+        clock=lambda: datetime.now(UTC),
+    )
+    return _Session(config, report, campaign, project, ledger, publisher)
+
+
+@cli.command()
+@common_options
+@ledger_option
+@click.argument("post_id", metavar="ID")
+@click.option("--account", "accounts", multiple=True, metavar="ACCOUNT", help="Only this account (repeatable).")
+@click.option("--lang", "languages", multiple=True, metavar="LANG", help="Only this language (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show exactly what would be posted; post nothing, record nothing.")
+@click.option("--force", is_flag=True, help="Post again what the ledger holds as already published.")
+def post(
+    config: Path,
+    verbose: bool,
+    ledger_url: str | None,
+    post_id: str,
+    accounts: tuple[str, ...],
+    languages: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+) -> None:
+    """Post one post now, to its enabled accounts in their languages, through the ledger.
+
+    A one-off or queued post counts as its scheduled delivery, so the daemon will not post it
+    again. Refuses what was already published unless --force. Exits 1 if any delivery failed,
+    is waiting for a retry, or could not be confirmed.
+    """
+    from scheduler.publish import Refusal, plan_manual
+
+    now = datetime.now(UTC)
+    session = _open(config, ledger_url, now)
+    unknown = [a for a in accounts if a not in session.campaign.accounts]
+    if unknown:
+        raise click.BadParameter(f"no account {', '.join(unknown)} in {config}", param_hint="--account")
+    plans = plan_manual(session.campaign, session.ledger, post_id, accounts, languages, now, force=force)
+    if not plans:
+        raise SchedulerError(f"post {post_id} has nothing to deliver to the accounts and languages given")
+    require_shaping()
+    problems = 0
+    for plan in plans:
+        if isinstance(plan, Refusal):
+            click.echo(f"refused     {plan.delivery.account} {plan.delivery.language}: {plan.reason}")
+        elif dry_run:
+            _show_dry_run(session, plan)
+        else:
+            outcome = session.publisher.deliver_patiently(plan, "manual", patience=timedelta(minutes=2))
+            click.echo(_outcome_line(outcome))
+            problems += outcome.state != PUBLISHED
+    sys.exit(EXIT_PROBLEMS if problems else 0)
+
+
+def _show_dry_run(session: _Session, delivery: Delivery) -> None:
+    account = session.campaign.accounts[delivery.account]
+    outgoing = session.publisher.outgoing(delivery)
+    click.echo(
+        f"would post  {delivery.account} ({account.platform}) {delivery.language}, "
+        f"due {_when(delivery.due, session.campaign)}:"
+    )
+    for index, part in enumerate(outgoing.parts, 1):
+        count = text.length(account.platform, part)
+        limit = text.LIMITS.get(account.platform)
+        measure = f"{count}/{limit.length}" if limit else f"{count}"
+        label = f"part {index}/{len(outgoing.parts)}" if len(outgoing.parts) > 1 else "text"
+        click.echo(f"  {label} ({measure}): {part}")
+    if outgoing.image is not None:
+        image = outgoing.image
+        click.echo(f"  image: {image.mime}, {len(image.data):,} bytes, {image.width}x{image.height}")
+        click.echo(f"  alt: {image.alt}")
+
+
+def _outcome_line(outcome: Any) -> str:
+    delivery = outcome.delivery
+    where = " ".join(outcome.urls)
+    detail = f" ({outcome.error})" if outcome.error else ""
+    if outcome.retry_at is not None and outcome.state == "pending":
+        detail += f"; next try at {outcome.retry_at:%H:%M:%S} UTC"
+    note = "" if outcome.acted else " [already recorded]"
+    return f"{outcome.state:<11} {delivery.account} {delivery.language} {where}{detail}{note}".rstrip()
+
+
+def _when(instant: datetime, campaign: Campaign) -> str:
+    return f"{instant.astimezone(campaign.timezone):%a %Y-%m-%d %H:%M %Z} ({instant.astimezone(UTC):%H:%M} UTC)"
+
+
+@cli.command()
+@common_options
+@ledger_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--limit", default=30, show_default=True, help="How many recent deliveries to list.")
+def status(config: Path, verbose: bool, ledger_url: str | None, as_json: bool, limit: int) -> None:
+    """Recent deliveries: state, post, account, language, URLs and errors, newest first."""
+    session = _open(config, ledger_url, datetime.now(UTC))
+    records = session.ledger.records(limit=limit)
+    if as_json:
+        click.echo(
+            json.dumps({"recent": [_record_json(r, session.campaign) for r in records]}, indent=2, ensure_ascii=False)
+        )
+        return
+    if not records:
+        click.echo("No deliveries recorded yet.")
+        return
+    for record in records:
+        delivery = record.delivery
+        click.echo(
+            f"{record.state:<11} {_when(delivery.due, session.campaign)}  {delivery.post_id} "
+            f"{delivery.account} {delivery.language}"
+        )
+        for url in record.urls:
+            click.echo(f"    {url}")
+        if record.error:
+            click.echo(f"    {record.error}")
+
+
+def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
+    delivery = record.delivery
+    return {
+        "post": delivery.post_id,
+        "account": delivery.account,
+        "language": delivery.language,
+        "due_utc": delivery.due.isoformat().replace("+00:00", "Z"),
+        "due_local": delivery.due.astimezone(campaign.timezone).isoformat(),
+        "state": record.state,
+        "origin": record.origin,
+        "attempts": record.attempts,
+        "urls": record.urls,
+        "error": record.error,
+        "retry_at": record.retry_at.isoformat() if record.retry_at else None,
+    }
+
+
+@cli.group()
+def accounts() -> None:
+    """The accounts in posts.yaml."""
+
+
+@accounts.command("check")
+@common_options
+def accounts_check(config: Path, verbose: bool) -> None:
+    """Log in to every enabled account and report who it is, posting nothing. Exit 1 if any fails."""
+    report = content.check(config, now=datetime.now(UTC))
+    campaign = _campaign_or_exit(report, str(config))
+    project = config.resolve().parent
+    state = files.state_dir(project)
+    credentials = Credentials.load(project, os.environ)
+    install_redaction(credentials.secrets_of((a, acc.platform) for a, acc in campaign.accounts.items()))
+    failed = 0
+    for account_id, account in campaign.accounts.items():
+        if not account.enabled:
+            click.echo(f"disabled  {account_id} ({account.platform}): enabled: false in {config.name}")
+            continue
+        try:
+            secrets = credentials.for_account(account_id, account.platform)
+            who = connect(account_id, account, secrets, project, state / "sessions").check()
+            click.echo(f"ok        {account_id} ({account.platform}): {who}")
+        except SchedulerError as exc:
+            failed += 1
+            click.echo(f"FAILED    {account_id} ({account.platform}): {exc}")
+    sys.exit(EXIT_PROBLEMS if failed else 0)
 
 
 def _campaign_or_exit(report: content.Report, name: str) -> Campaign:

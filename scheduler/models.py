@@ -408,6 +408,20 @@ def secret_variable(account_id: str, name: str) -> str:
     return f"{account_id}_{name}".upper().replace("-", "_")
 
 
+@dataclass(frozen=True, order=True)
+class Delivery:
+    """One post, one occurrence, one account, one language: the unit the ledger tracks."""
+
+    due: datetime  # UTC, whole seconds
+    post_id: str
+    account: str
+    language: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.post_id}|{self.due:%Y-%m-%dT%H:%M:%SZ}|{self.account}|{self.language}"
+
+
 # --- brand, cards, posts --------------------------------------------------------------------
 
 
@@ -456,6 +470,9 @@ class Card(Model):
 class Post(Model):
     id: Identifier
     text: Localized = Field(min_length=1)
+    # A text over a platform's limit becomes a thread instead of an error; numbered "1/3" by default.
+    thread: bool = False
+    thread_numbers: bool = True
     card: Card | None = None
     alt: Localized = {}
     link: HttpUrl | None = None

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -82,6 +83,91 @@ def overages(platform: str, text: str) -> list[Overage]:
 # Characters that may join a neighbour into one grapheme (marks, joiners, flags, Hangul jamo,
 # CR before LF): text without any of them has one grapheme per code point.
 _MAY_JOIN = regex.compile(r"[^\p{Grapheme_Cluster_Break=Other}\p{Grapheme_Cluster_Break=Control}\n]")
+
+
+def fits(platform: str, text: str) -> bool:
+    return not overages(platform, text)
+
+
+# Sentence ends: a full stop, question or exclamation mark or ellipsis (and any closing quote),
+# followed by white space. Abbreviations like "U.S." may end up split; that only costs a break.
+_SENTENCE_END = regex.compile(r"(?<=[.!?…][\p{Pf}\p{Pe}\"']*)\s+")
+
+
+def split_thread(text: str, platform: str, *, numbered: bool = True, max_parts: int = 25) -> list[str]:
+    """`text` as one post if it fits `platform`, else as a thread of parts that each fit.
+
+    Breaks fall between sentences where possible, else between words; a URL, hashtag or mention
+    is never cut, nor is a grapheme cluster. Numbered parts end with " 1/3".
+    """
+    if fits(platform, text) or platform not in LIMITS:
+        return [text]
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    total_guess = 2
+    while True:
+        parts = _pack(sentences, platform, numbered, total_guess)
+        if len(parts) > max_parts:
+            raise ValueError(f"the text needs more than {max_parts} posts on {platform}")
+        if not numbered or len(str(len(parts))) <= len(str(total_guess)):
+            break
+        total_guess = len(parts)
+    if numbered:
+        return [f"{part} {i}/{len(parts)}" for i, part in enumerate(parts, 1)]
+    return parts
+
+
+def _pack(sentences: list[str], platform: str, numbered: bool, total_guess: int) -> list[str]:
+    suffix = f" {total_guess}/{total_guess}" if numbered else ""
+
+    def ok(candidate: str) -> bool:
+        return fits(platform, candidate + suffix)
+
+    parts: list[str] = []
+    current = ""
+    for sentence in sentences:
+        joined = f"{current} {sentence}" if current else sentence
+        if ok(joined):
+            current = joined
+            continue
+        if current:
+            parts.append(current)
+            current = ""
+        if ok(sentence):
+            current = sentence
+            continue
+        for word in _words(sentence, platform, ok):
+            joined = f"{current} {word}" if current else word
+            if ok(joined):
+                current = joined
+            else:
+                if current:
+                    parts.append(current)
+                current = word
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _words(sentence: str, platform: str, ok: Any) -> list[str]:
+    """The sentence's words; a word too long for one post is cut between grapheme clusters,
+    unless it is a URL, hashtag or mention, which cannot be cut."""
+    result = []
+    for word in sentence.split():
+        if ok(word):
+            result.append(word)
+            continue
+        if word.startswith(("#", "@")) or "://" in word:
+            raise ValueError(f"'{word[:40]}' is too long for one post on {platform} and cannot be cut")
+        piece = ""
+        for cluster in regex.findall(r"\X", word):
+            if ok(piece + cluster):
+                piece += cluster
+            else:
+                result.append(piece)
+                piece = cluster
+        if piece:
+            result.append(piece)
+    return result
 
 
 def graphemes(text: str) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from scheduler.models import Campaign, Post, Recurrence, localize
+from scheduler.models import Campaign, Delivery, Post, Recurrence, localize
 
 
 @dataclass(frozen=True, order=True)
@@ -20,16 +20,6 @@ class Occurrence:
 
     due: datetime
     post_id: str
-
-
-@dataclass(frozen=True, order=True)
-class Delivery:
-    """One post, one occurrence, one account, one language: the unit the ledger tracks."""
-
-    due: datetime
-    post_id: str
-    account: str
-    language: str
 
 
 def recurrence_instants(rule: Recurrence, zone: tzinfo, start: datetime, end: datetime) -> Iterator[datetime]:
