@@ -12,18 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from scheduler import content, files, text, timeline
 from scheduler.cards import CardStore, require_shaping
-from scheduler.credentials import Credentials, install_redaction
 from scheduler.errors import SchedulerError
-from scheduler.ledger import PUBLISHED, Ledger, default_url
 from scheduler.models import Campaign, Delivery
-from scheduler.platforms import connect
-from scheduler.publish import Publisher
+
+if TYPE_CHECKING:  # the publishing machinery loads only for the commands that publish
+    from scheduler.ledger import Ledger
+    from scheduler.publish import Publisher
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -197,6 +197,10 @@ class _Session:
 
 
 def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
+    from scheduler.credentials import Credentials, install_redaction
+    from scheduler.ledger import Ledger, default_url
+    from scheduler.publish import Publisher
+
     report = content.check(config, now=now)
     campaign = _campaign_or_exit(report, str(config))
     project = config.resolve().parent
@@ -238,8 +242,9 @@ def post(
 
     A one-off or queued post counts as its scheduled delivery, so the daemon will not post it
     again. Refuses what was already published unless --force. Exits 1 if any delivery failed,
-    is waiting for a retry, or could not be confirmed.
+    is still waiting for a retry, or could not be confirmed; a refusal is not a failure.
     """
+    from scheduler.ledger import PUBLISHED
     from scheduler.publish import Refusal, plan_manual
 
     now = datetime.now(UTC)
@@ -352,6 +357,9 @@ def accounts() -> None:
 @common_options
 def accounts_check(config: Path, verbose: bool) -> None:
     """Log in to every enabled account and report who it is, posting nothing. Exit 1 if any fails."""
+    from scheduler.credentials import Credentials, install_redaction
+    from scheduler.platforms import connect
+
     report = content.check(config, now=datetime.now(UTC))
     campaign = _campaign_or_exit(report, str(config))
     project = config.resolve().parent

@@ -417,12 +417,19 @@ class _Logic:
 
     def _limits(self, where: Path_, composed: str, written: str, account_id: str, platform: str) -> None:
         language = where[-1]
+        post = self.posts_by_index[int(where[1])]
+        if post.thread:
+            try:
+                text.split_thread(composed, platform, numbered=post.thread_numbers)
+            except ValueError as exc:
+                self.checker.error(where, f"cannot be split into a thread for {platform} (account {account_id}): {exc}")
+            return
         extra = " with its link and hashtags" if composed != written.strip() else ""
         for over in text.overages(platform, composed):
             self.checker.error(
                 where,
                 f"text.{language} is {over.count}/{over.limit} {over.unit}{extra} for {platform} "
-                f"(account {account_id}); cut {over.count - over.limit}",
+                f"(account {account_id}); cut {over.count - over.limit}, or set thread: true",
             )
 
     def _card(self, where: Path_, post: Post) -> None:

@@ -147,7 +147,9 @@ class Publisher:
             return self._retry_or_fail(record, token, attempt, str(exc), exc.retry_at)
         except AmbiguousError as exc:
             if platform is not None and getattr(platform, "idempotent", False):
-                return self._retry_or_fail(record, token, attempt, str(exc), None)
+                # The lost request may still be running on the server: let it land before looking.
+                settle = self.clock() + timedelta(seconds=2 * self.timeout)
+                return self._retry_or_fail(record, token, attempt, str(exc), settle)
             return self._finish(
                 record,
                 token,

@@ -79,15 +79,15 @@ EXPECTED: dict[str, list[str]] = {
         "posts.yaml: 1 post, 1 account (1 enabled), languages en, es; 0 errors, 1 warning",
     ],
     "17-x-too-long.yaml": [
-        "posts.yaml:10:11: posts[0].text.es: text.es is 311/280 weighted characters for x (account x-es); cut 31",
+        "posts.yaml:10:11: posts[0].text.es: text.es is 311/280 weighted characters for x (account x-es); cut 31, or set thread: true",
         "posts.yaml: 1 error, 0 warnings",
     ],
     "18-mastodon-too-long.yaml": [
-        "posts.yaml:8:11: posts[0].text.en: text.en is 536/500 characters for mastodon (account masto); cut 36",
+        "posts.yaml:8:11: posts[0].text.en: text.en is 536/500 characters for mastodon (account masto); cut 36, or set thread: true",
         "posts.yaml: 1 error, 0 warnings",
     ],
     "19-bluesky-too-long.yaml": [
-        "posts.yaml:8:11: posts[0].text.es: text.es is 321/300 graphemes for bluesky (account bsky); cut 21",
+        "posts.yaml:8:11: posts[0].text.es: text.es is 321/300 graphemes for bluesky (account bsky); cut 21, or set thread: true",
         "posts.yaml: 1 error, 0 warnings",
     ],
     "20-secret-in-account.yaml": [

@@ -171,5 +171,8 @@ def _may_have_arrived(exc: Exception) -> bool:
 
 
 def _reason(exc: Exception) -> str:
-    parts = [str(part) for part in exc.args if isinstance(part, (str, int))]
-    return " ".join(parts[-2:]) if parts else type(exc).__name__
+    """Mastodon.py's API errors carry (message, status, reason, server message)."""
+    if len(exc.args) >= 4:
+        _, status, reason, detail = exc.args[:4]
+        return f"HTTP {status} {reason}" + (f": {detail}" if detail else "")
+    return str(exc) or type(exc).__name__
