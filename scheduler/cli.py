@@ -63,6 +63,7 @@ def common_options(command: F) -> F:
         logging.basicConfig(
             level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            force=True,
         )
         try:
             return command(*args, verbose=verbose, **kwargs)
@@ -196,6 +197,18 @@ class _Session:
     publisher: Publisher
 
 
+def _request_timeout() -> float:
+    """Seconds each platform request may take ($SCHEDULER_REQUEST_TIMEOUT, default 30)."""
+    raw = os.environ.get("SCHEDULER_REQUEST_TIMEOUT", "30")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SchedulerError(f"SCHEDULER_REQUEST_TIMEOUT is '{raw}'; give a number of seconds") from None
+    if not 1 <= seconds <= 600:
+        raise SchedulerError(f"SCHEDULER_REQUEST_TIMEOUT is {raw}; give between 1 and 600 seconds")
+    return seconds
+
+
 def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
     from scheduler.credentials import Credentials, install_redaction
     from scheduler.ledger import Ledger, default_url
@@ -216,6 +229,7 @@ def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
         credentials,
         state / "sessions",
         clock=lambda: datetime.now(UTC),
+        timeout=_request_timeout(),
     )
     return _Session(config, report, campaign, project, ledger, publisher)
 

@@ -112,6 +112,11 @@ class Publisher:
         if record.state == CLAIMED:
             if not self._stale(record, now):
                 return _outcome(record, acted=False, note="another process is delivering it")
+            settled = record.updated_at + timedelta(seconds=self.timeout + 2)
+            if now < settled:  # its last request may still be running on the server: let it land first
+                return Outcome(
+                    delivery, CLAIMED, tuple(record.urls), "waiting for a lost request to settle", settled, acted=False
+                )
             log.warning("taking over %s from %s, whose claim lapsed", delivery.key, record.owner)
             claimed = self.ledger.claim(delivery, token, now, self.lease, take_over=record.claim)
         elif record.state == PENDING:
@@ -148,7 +153,7 @@ class Publisher:
         except AmbiguousError as exc:
             if platform is not None and getattr(platform, "idempotent", False):
                 # The lost request may still be running on the server: let it land before looking.
-                settle = self.clock() + timedelta(seconds=2 * self.timeout)
+                settle = self.clock() + timedelta(seconds=self.timeout + 2)
                 return self._retry_or_fail(record, token, attempt, str(exc), settle)
             return self._finish(
                 record,
@@ -229,7 +234,7 @@ class Publisher:
         """Deliver, waiting out retryable failures for up to `patience` (for `post`, which has no daemon)."""
         give_up = self.clock() + patience
         outcome = self.deliver(delivery, origin)
-        while outcome.state == PENDING and outcome.retry_at is not None and outcome.retry_at <= give_up:
+        while outcome.state in (PENDING, CLAIMED) and outcome.retry_at is not None and outcome.retry_at <= give_up:
             sleep(max(0.0, (outcome.retry_at - self.clock()).total_seconds()))
             outcome = self.deliver(delivery, origin)
         return outcome
@@ -283,8 +288,8 @@ def plan_manual(
                 continue
             delivery = Delivery(due, post.id, account_id, language)
             record = ledger.get(delivery)
-            if record is not None and record.state in (PUBLISHED, UNCONFIRMED, CLAIMED):
-                if force and record.state != CLAIMED:
+            if record is not None and record.state in (PUBLISHED, UNCONFIRMED):
+                if force:
                     plans.append(Delivery(now, post.id, account_id, language))
                 else:
                     urls = f" ({', '.join(record.urls)})" if record.urls else ""

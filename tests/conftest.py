@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import shutil
+import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +15,17 @@ from typing import Any
 
 import pytest
 import requests
+from atproto import Client, models
 from click.testing import CliRunner
 from mastodon_mock.testing import MockServer
 
 from scheduler.cli import cli
+from tests.peers.x_stub.server import XStub
 
 ROOT = Path(__file__).resolve().parent.parent
+PDS_DIR = ROOT / "tests" / "peers" / "pds"
 NOW = "2026-11-28T00:00:00+00:00"
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
 @pytest.fixture
@@ -50,6 +59,92 @@ def mastodon_fault(server: MockServer, path: str, effect: dict[str, Any], count:
     requests.post(f"{server.base_url}/api/v1/_mock/faults", json=body, timeout=5).raise_for_status()
 
 
+X_CREDENTIAL = {
+    "api_key": "test-api-key-1",
+    "api_secret": "test-api-secret-1",
+    "access_token": "1-test-access-token",
+    "access_secret": "test-access-secret-1",
+    "user": {"id": "2244994945", "username": "campaign_en", "name": "Campaign"},
+}
+
+
+@pytest.fixture(scope="session")
+def x_stub() -> Iterator[XStub]:
+    """The stub of X's v2 API (no X server exists to run), on loopback."""
+    with XStub(credentials=[X_CREDENTIAL]) as running:
+        yield running
+
+
+def x_environment(account_id: str) -> dict[str, str]:
+    prefix = account_id.upper().replace("-", "_")
+    return {f"{prefix}_{name.upper()}": str(value) for name, value in X_CREDENTIAL.items() if name != "user"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pds_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("PDS_URL"):
+        yield os.environ["PDS_URL"].rstrip("/")
+        return
+    folder = tmp_path_factory.mktemp("pds")
+    pidfile = folder / "pds.pid"
+    port = free_port()
+    env = {
+        **os.environ,
+        "PDS_PORT": str(port),
+        "PLC_PORT": str(free_port()),
+        "PDS_LOG": str(folder / "pds.log"),
+    }
+    try:
+        started = subprocess.run(
+            ["bash", str(PDS_DIR / "run.sh"), str(pidfile)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=900,  # a fresh machine builds the PDS first (about a minute)
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False)
+        pytest.fail("tests/peers/pds/run.sh did not finish within 15 minutes")
+    if started.returncode != 0:
+        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False)
+        pytest.fail(
+            f"the local PDS did not start (run.sh exit {started.returncode}):\n{started.stdout}{started.stderr}"
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, timeout=60)
+
+
+@dataclass(frozen=True)
+class PdsAccount:
+    url: str
+    handle: str
+    did: str
+    app_password: str
+
+
+def new_bsky_account(pds_url: str) -> PdsAccount:
+    """A fresh account on the PDS with an app password, as a person would set one up."""
+    handle = f"slogan-{secrets.token_hex(4)}.test"
+    password = secrets.token_urlsafe(18)
+    created = Client(base_url=pds_url).com.atproto.server.create_account(
+        models.ComAtprotoServerCreateAccount.Data(handle=handle, email=f"{handle}@example.test", password=password)
+    )
+    main = Client(base_url=pds_url)
+    main.login(handle, password, fetch_bsky_profile=False)
+    app = main.com.atproto.server.create_app_password(models.ComAtprotoServerCreateAppPassword.Data(name="tests"))
+    return PdsAccount(pds_url, handle, str(created.did), str(app.password))
+
+
 @dataclass
 class Result:
     exit_code: int
@@ -62,6 +157,8 @@ def run_cli() -> Callable[..., Result]:
     def run(*args: str) -> Result:
         result = CliRunner().invoke(cli, list(args), prog_name="run.py")
         output = result.output
-        return Result(result.exit_code, output, output.splitlines())
+        # Log lines (on stderr, interleaved here) are not the command's answer.
+        lines = [line for line in output.splitlines() if not LOG_LINE.match(line)]
+        return Result(result.exit_code, output, lines)
 
     return run

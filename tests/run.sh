@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 [ -e /usr/lib/x86_64-linux-gnu/libfribidi.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libfribidi.so.0 ] || need+=(libfribidi0)
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -q
@@ -18,6 +19,10 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+
+# The local Bluesky PDS (Node 22 and the reference server, from the npm registry), built once
+# into a cache outside the clone; the test session starts it, with mastodon-mock and the X stub.
+bash tests/peers/pds/install.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

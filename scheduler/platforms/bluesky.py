@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets as random
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from secrets import randbelow
 from typing import Any, NoReturn
 
 from scheduler.files import write_atomic
@@ -40,7 +40,7 @@ POST_COLLECTION = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
 _tid_lock = threading.Lock()
 _last_tid_us = 0
-_CLOCK_ID = random.randbelow(1024)  # one per process, so two processes rarely collide in the same µs
+_CLOCK_ID = randbelow(1024)  # one per process, so two processes rarely collide in the same µs
 
 
 def new_tid() -> str:
@@ -85,6 +85,9 @@ class BlueskyPlatform:
         self._login()
         return f"@{self._handle}"
 
+    def image_limit(self) -> int | None:
+        return None  # a PDS does not publish its blob limit: the configured cap applies
+
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing
         rkeys: list[str] = list(attempt.memo.get("rkeys", []))
@@ -93,8 +96,11 @@ class BlueskyPlatform:
             rkeys += [new_tid() for _ in range(len(outgoing.parts) - len(rkeys))]
             attempt.memo["rkeys"] = rkeys
             attempt.save()
-        cids: list[str] = list(attempt.memo.get("cids", []))
-        self._login()
+        # The cid of every done part (None: not known, looked up if a reply needs it).
+        cids: list[str | None] = list(attempt.memo.get("cids", []))[: len(attempt.done)]
+        cids += [None] * (len(attempt.done) - len(cids))
+        if len(attempt.done) < len(outgoing.parts):
+            self._login()
 
         for index in range(len(attempt.done), len(outgoing.parts)):
             rkey = rkeys[index]
@@ -103,7 +109,6 @@ class BlueskyPlatform:
                 record = self._record(attempt, index, cids)
                 found = self._create(record, rkey)
             uri, cid = found
-            del cids[index:]
             cids.append(cid)
             attempt.done.append(RemotePart(id=uri, url=f"https://bsky.app/profile/{self._handle}/post/{rkey}"))
             attempt.memo["cids"] = list(cids)
@@ -147,8 +152,8 @@ class BlueskyPlatform:
         self._client = client
 
     def _new_client(self) -> Any:
-        from atproto_client import Client  # type: ignore[import-untyped]
-        from atproto_client.request import Request  # type: ignore[import-untyped]
+        from atproto_client import Client
+        from atproto_client.request import Request
 
         client = Client(base_url=self.account.service, request=Request(timeout=self._timeout))
         client.on_session_change(self._on_session_change)
@@ -181,12 +186,12 @@ class BlueskyPlatform:
 
     def _stale(self, exc: BaseException) -> bool:
         """The saved session cannot be used, as opposed to the server being unreachable or busy."""
-        from atproto_client.exceptions import (  # type: ignore[import-untyped]
+        from atproto_client.exceptions import (
             BadRequestError,
             LoginRequiredError,
             UnauthorizedError,
         )
-        from atproto_core.exceptions import AtProtocolError  # type: ignore[import-untyped]
+        from atproto_core.exceptions import AtProtocolError
 
         if isinstance(exc, UnauthorizedError | BadRequestError | LoginRequiredError | ValueError):
             return True
@@ -195,9 +200,9 @@ class BlueskyPlatform:
 
     # --- records ------------------------------------------------------------------------------
 
-    def _record(self, attempt: Attempt, index: int, cids: list[str]) -> Any:
+    def _record(self, attempt: Attempt, index: int, cids: list[str | None]) -> Any:
         from atproto_client import models
-        from atproto_client.utils.facet_detection import detect_facets  # type: ignore[import-untyped]
+        from atproto_client.utils.facet_detection import detect_facets
         from pydantic import ValidationError
 
         outgoing = attempt.outgoing
@@ -233,22 +238,22 @@ class BlueskyPlatform:
         except ValidationError as exc:
             raise PermanentError(f"Bluesky would refuse part {index + 1}: {exc}") from None
 
-    def _strong_ref(self, attempt: Attempt, index: int, cids: list[str]) -> Any:
+    def _strong_ref(self, attempt: Attempt, index: int, cids: list[str | None]) -> Any:
         from atproto_client import models
 
         uri = attempt.done[index].id
-        if index < len(cids):
-            return models.ComAtprotoRepoStrongRef.Main(uri=uri, cid=cids[index])
-        # A part recorded without its cid (an older memo): ask the PDS for it.
-        found = self._lookup(uri.rsplit("/", 1)[-1])
-        if found is None:
-            raise PermanentError(f"part {index + 1} ({uri}) is gone from Bluesky; cannot reply to it")
-        return models.ComAtprotoRepoStrongRef.Main(uri=found[0], cid=found[1])
+        if cids[index] is None:
+            # A part recorded without its cid (a memo from elsewhere): ask the PDS for it.
+            found = self._lookup(uri.rsplit("/", 1)[-1])
+            if found is None:
+                raise PermanentError(f"part {index + 1} ({uri}) is gone from Bluesky; cannot reply to it")
+            cids[index] = found[1]
+        return models.ComAtprotoRepoStrongRef.Main(uri=uri, cid=cids[index])
 
     def _lookup(self, rkey: str) -> tuple[str, str] | None:
         """The (uri, cid) of our post under `rkey`, or None if there is none."""
         from atproto_client import models
-        from atproto_client.exceptions import BadRequestError  # type: ignore[import-untyped]
+        from atproto_client.exceptions import BadRequestError
 
         params = models.ComAtprotoRepoGetRecord.Params(repo=self._did, collection=POST_COLLECTION, rkey=rkey)
         with self._guard("looking for an earlier attempt's post"):
@@ -261,7 +266,7 @@ class BlueskyPlatform:
         return str(found.uri), str(found.cid)
 
     def _create(self, record: Any, rkey: str) -> tuple[str, str]:
-        from atproto_client.exceptions import RequestErrorBase  # type: ignore[import-untyped]
+        from atproto_client.exceptions import RequestErrorBase
 
         started = time.perf_counter()
         try:
@@ -295,9 +300,8 @@ class BlueskyPlatform:
 
     def _classify(self, exc: Exception, doing: str, *, login: bool, during_create: bool) -> PlatformError:
         import httpx
-        from atproto_client.exceptions import (  # type: ignore[import-untyped]
+        from atproto_client.exceptions import (
             BadRequestError,
-            NetworkError,
             RateLimitExceededError,
             RequestErrorBase,
             UnauthorizedError,
@@ -314,14 +318,17 @@ class BlueskyPlatform:
             if reset is None and exc.retry_after is not None:
                 reset = datetime.now(UTC) + timedelta(seconds=exc.retry_after)
             return RetryableError(f"Bluesky rate limit reached while {doing} for {who}", retry_at=reset)
-        if isinstance(exc, UnauthorizedError) or (login and isinstance(exc, BadRequestError)):
+        refused = isinstance(exc, UnauthorizedError | BadRequestError)
+        if refused and not login and _xrpc_error(exc) in _TOKEN_ERRORS:
+            # The session died under us: the next attempt logs in with the app password, which says
+            # for certain whether the credential itself is still good.
+            self._forget_session()
+            self._client = None
+            return RetryableError(what)
+        if isinstance(exc, UnauthorizedError) or (login and refused):
             self._forget_session()
             return AuthError(f"Bluesky refused the app password of {who} ({detail})", (self._variable,))
         if isinstance(exc, BadRequestError):
-            if _xrpc_error(exc) in _TOKEN_ERRORS:  # the session died under us: log in afresh next time
-                self._forget_session()
-                self._client = None
-                return RetryableError(what)
             return PermanentError(what)
         if response is not None:  # other statuses, and NetworkError's 409/413/502
             if status == 413:
@@ -332,12 +339,10 @@ class BlueskyPlatform:
                 return AmbiguousError(what)
             return RetryableError(what)
         transport = _transport(exc)
-        if transport is not None and isinstance(transport, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        if isinstance(transport, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return RetryableError(what)  # the request never left this machine
-        if during_create and (transport is not None or isinstance(exc, NetworkError)):
-            return AmbiguousError(what)
         if during_create:
-            # An unreadable answer to a create may still mean it was written.
+            # Timeout, reset, or an unreadable answer: the PDS may have written the record.
             return AmbiguousError(what)
         return RetryableError(what)
 

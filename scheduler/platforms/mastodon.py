@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,11 @@ class MastodonPlatform:
                 f"a status may have been created at {started}, longer ago than the server remembers its "
                 "idempotency key; check the account before posting again"
             )
+        if "nonce" not in attempt.memo:
+            # Ties the Idempotency-Key to this delivery's ledger row, not just to its name: another
+            # campaign (or a rehearsal with a fresh ledger) posting the same post id is not deduplicated.
+            attempt.memo["nonce"] = uuid.uuid4().hex
+            attempt.save()
         media_ids: list[str] = []
         if outgoing.image is not None and not attempt.done:
             media_ids = [attempt.memo.get("media_id") or self._upload(attempt)]
@@ -75,7 +81,7 @@ class MastodonPlatform:
                 language=outgoing.language,
                 visibility=self.account.visibility,
                 in_reply_to_id=attempt.done[-1].id if attempt.done else None,
-                idempotency_key=hashlib.sha256(f"{outgoing.key}#{index}".encode()).hexdigest()[:32],
+                idempotency_key=hashlib.sha256(f"{outgoing.key}#{attempt.memo['nonce']}#{index}".encode()).hexdigest(),
                 creating=True,
             )
             attached = [str(media["id"]) for media in status.get("media_attachments") or []]

@@ -67,7 +67,7 @@ class XPlatform:
     idempotent = False
 
     def __init__(self, account_id: str, account: XAccount, secrets: dict[str, str], timeout: float = 30.0) -> None:
-        import tweepy  # type: ignore[import-untyped,unused-ignore]  # here, not at import: validate never loads it
+        import tweepy  # here, not at import: validate never loads it
 
         self.account_id = account_id
         self.account = account
@@ -105,7 +105,7 @@ class XPlatform:
             raise UnconfirmedError(
                 f"an earlier attempt was creating part {index + 1} of {len(parts)} on X when it was cut off, and X "
                 f"cannot tell whether that post exists (it has no idempotency key); look at {self._profile(memo)}, "
-                "then mark the delivery done or send it again"
+                "and post it again with `post --force` only if it is not there"
             )
         if len(attempt.done) >= len(parts):
             return Published(tuple(attempt.done))
@@ -200,7 +200,7 @@ class XPlatform:
         self, what: str, call: Callable[[], T], *, creating: bool = False, memo: dict[str, Any] | None = None
     ) -> T:
         """Run one SDK call; no tweepy or requests exception leaves this method."""
-        import tweepy  # type: ignore[import-untyped,unused-ignore]
+        import tweepy
 
         try:
             return call()

@@ -1,0 +1,557 @@
+"""The Bluesky adapter against a real local PDS (tests/peers/pds): what arrives, sessions, errors, resuming.
+
+Uses the PDS at $PDS_URL if set; otherwise starts one on free ports with tests/peers/pds/run.sh and
+stops it afterwards. A PDS that cannot start fails the module: these tests never skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import secrets
+import socket
+import socketserver
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from atproto_client import Client, models
+from PIL import Image as PILImage
+
+from scheduler.models import BlueskyAccount
+from scheduler.platforms.base import (
+    AmbiguousError,
+    Attempt,
+    AuthError,
+    Image,
+    Outgoing,
+    PermanentError,
+    Published,
+    RetryableError,
+)
+from scheduler.platforms.bluesky import BlueskyPlatform, new_tid
+from tests.conftest import PdsAccount, free_port, new_bsky_account
+
+ROOT = Path(__file__).resolve().parent.parent
+PDS_DIR = ROOT / "tests" / "peers" / "pds"
+ACCOUNT_ID = "bsky-test"
+VARIABLE = "BSKY_TEST_APP_PASSWORD"
+POSTS = "app.bsky.feed.post"
+
+
+@pytest.fixture(scope="module")
+def bsky(pds_url: str) -> PdsAccount:
+    return new_bsky_account(pds_url)
+
+
+@pytest.fixture(scope="module")
+def reader(pds_url: str) -> Client:
+    """An anonymous client: getRecord, listRecords and getBlob need no session."""
+    return Client(base_url=pds_url)
+
+
+def make_platform(
+    bsky: PdsAccount, session_dir: Path, *, service: str | None = None, password: str | None = None, timeout: float = 10
+) -> BlueskyPlatform:
+    account = BlueskyAccount(platform="bluesky", handle=bsky.handle, service=service or bsky.url, languages=("es",))
+    secrets_ = {"APP_PASSWORD": bsky.app_password if password is None else password}
+    return BlueskyPlatform(ACCOUNT_ID, account, secrets_, session_dir, timeout=timeout)
+
+
+def get_post(reader: Client, uri: str) -> Any:
+    did, _, rkey = uri.removeprefix("at://").split("/")
+    return reader.com.atproto.repo.get_record(
+        models.ComAtprotoRepoGetRecord.Params(repo=did, collection=POSTS, rkey=rkey)
+    )
+
+
+def count_posts(reader: Client, did: str) -> int:
+    total, cursor = 0, None
+    while True:
+        page = reader.com.atproto.repo.list_records(
+            models.ComAtprotoRepoListRecords.Params(repo=did, collection=POSTS, limit=100, cursor=cursor)
+        )
+        total += len(page.records)
+        cursor = page.cursor
+        if not cursor or not page.records:
+            return total
+
+
+def png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (width, height), (27, 27, 27)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Saves:
+    """Snapshots of what the adapter asked the ledger to persist, in order."""
+
+    snapshots: list[tuple[list[str], dict[str, Any]]] = field(default_factory=list)
+
+    def attach(self, attempt: Attempt) -> Attempt:
+        attempt.save = lambda: self.snapshots.append(
+            ([p.id for p in attempt.done], json.loads(json.dumps(attempt.memo)))
+        )
+        return attempt
+
+
+def outgoing(*parts: str, image: Image | None = None, language: str = "es") -> Outgoing:
+    return Outgoing(key=f"test|{secrets.token_hex(4)}", language=language, parts=parts, image=image)
+
+
+# --- a fault-injecting proxy between the adapter and the PDS --------------------------------------
+
+
+class FaultProxy(socketserver.ThreadingTCPServer):
+    """Forwards HTTP/1.1 to the PDS, one request per connection, recording each path. `arm()` makes the
+    next request whose path contains a fragment fail in a chosen way: after the PDS has answered,
+    the answer is dropped ("close"), the connection reset ("reset") or delayed ("delay"); or a canned
+    response replaces the PDS's ("respond", never forwarded)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, upstream: str) -> None:
+        host, _, port = upstream.removeprefix("http://").partition(":")
+        self.upstream = (host, int(port))
+        self.paths: list[str] = []
+        self.fault: tuple[str, str, Any] | None = None
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def arm(self, fragment: str, mode: str, arg: Any = None) -> None:
+        self.fault = (fragment, mode, arg)
+
+    def calls(self, method: str) -> int:
+        return sum(1 for path in self.paths if f"/xrpc/{method}" in path)
+
+    def take_fault(self, path: str) -> tuple[str, Any] | None:
+        with self.lock:
+            if self.fault is not None and self.fault[0] in path:
+                _, mode, arg = self.fault
+                self.fault = None
+                return mode, arg
+        return None
+
+
+class _ProxyHandler(socketserver.BaseRequestHandler):
+    server: FaultProxy
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = [line for line in lines[1:] if not line.lower().startswith(("connection:", "keep-alive:"))]
+        length = next((int(h.split(":", 1)[1]) for h in headers if h.lower().startswith("content-length:")), 0)
+        assert not any(h.lower().startswith("transfer-encoding:") for h in headers), "chunked requests unsupported"
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            body += chunk
+        path = lines[0].split(" ")[1]
+        self.server.paths.append(path)
+        fault = self.server.take_fault(path)
+        if fault is not None and fault[0] == "respond":
+            conn.sendall(fault[1])
+            return
+        request = "\r\n".join([lines[0], *headers, "Connection: close"]).encode("latin-1") + b"\r\n\r\n" + body
+        with socket.create_connection(self.server.upstream) as upstream:
+            upstream.sendall(request)
+            response = b""
+            while chunk := upstream.recv(65536):
+                response += chunk
+        if fault is None:
+            conn.sendall(response)
+        elif fault[0] == "close":  # the PDS did it; the client never hears
+            conn.shutdown(socket.SHUT_RDWR)
+        elif fault[0] == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # now, before socketserver's own graceful shutdown: an RST, not a FIN
+        elif fault[0] == "delay":
+            time.sleep(fault[1])
+            with contextlib.suppress(OSError):
+                conn.sendall(response)
+
+
+@pytest.fixture
+def proxy(pds_url: str) -> Iterator[FaultProxy]:
+    server = FaultProxy(pds_url)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def canned(status: str, payload: dict[str, str], **headers: str) -> bytes:
+    body = json.dumps(payload).encode()
+    lines = [
+        f"HTTP/1.1 {status}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+
+def test_importing_the_adapter_does_not_import_the_sdk() -> None:
+    code = (
+        "import sys, scheduler.platforms.bluesky\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('atproto', 'atproto_client', 'httpx')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_new_tid_is_a_valid_increasing_tid() -> None:
+    tids = [new_tid() for _ in range(2000)]
+    assert all(len(t) == 13 and set(t) <= set("234567abcdefghijklmnopqrstuvwxyz") for t in tids)
+    assert all(t[0] in "234567abcdefghij" for t in tids)  # the top bit is 0
+    assert tids == sorted(tids)
+    assert len(set(tids)) == len(tids)
+    alphabet = "234567abcdefghijklmnopqrstuvwxyz"
+    value = 0
+    for char in tids[-1]:
+        value = value * 32 + alphabet.index(char)
+    assert abs((value >> 10) / 1e6 - time.time()) < 60
+
+
+def test_text_image_alt_and_language_arrive(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    data = png(40, 30)
+    image = Image(data, "image/png", "Un cuadrado oscuro: «Haití» ✊", 40, 30)
+    attempt = Attempt(outgoing("Una publicación con imagen", image=image))
+    saves = Saves()
+    saves.attach(attempt)
+
+    published = make_platform(bsky, tmp_path).publish(attempt)
+
+    assert isinstance(published, Published)
+    assert len(published.parts) == 1
+    rkey = saves.snapshots[0][1]["rkeys"][0]
+    assert saves.snapshots[0] == ([], {"rkeys": [rkey]})  # saved before anything was created
+    assert published.parts[0].id == f"at://{bsky.did}/{POSTS}/{rkey}"
+    assert published.url == f"https://bsky.app/profile/{bsky.handle}/post/{rkey}"
+    got = get_post(reader, published.parts[0].id)
+    assert got.value.text == "Una publicación con imagen"
+    assert got.value.langs == ["es"]
+    assert got.value.reply is None
+    assert got.value.facets is None
+    assert attempt.memo["cids"] == [got.cid]
+    shown = got.value.embed.images[0]
+    assert shown.alt == "Un cuadrado oscuro: «Haití» ✊"
+    assert (shown.aspect_ratio.width, shown.aspect_ratio.height) == (40, 30)
+    assert shown.image.mime_type == "image/png"
+    blob = reader.com.atproto.sync.get_blob(models.ComAtprotoSyncGetBlob.Params(did=bsky.did, cid=str(shown.image.cid)))
+    assert blob == data
+
+
+def test_links_and_hashtags_get_facets_at_utf8_byte_offsets(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    text = "¡Haití! ✊ https://example.org/x #Haiti"
+    published = make_platform(bsky, tmp_path).publish(Attempt(outgoing(text)))
+
+    facets = get_post(reader, published.parts[0].id).value.facets
+    encoded = text.encode()
+    link_start, tag_start = encoded.index(b"https://example.org/x"), encoded.index(b"#Haiti")
+    assert link_start != text.index("https://")  # the accents and the emoji make bytes differ from characters
+    found = {(f.index.byte_start, f.index.byte_end): f.features[0] for f in facets}
+    assert set(found) == {(link_start, link_start + len(b"https://example.org/x")), (tag_start, len(encoded))}
+    link, tag = found[(link_start, link_start + 21)], found[(tag_start, len(encoded))]
+    assert isinstance(link, models.AppBskyRichtextFacet.Link)
+    assert link.uri == "https://example.org/x"
+    assert isinstance(tag, models.AppBskyRichtextFacet.Tag)
+    assert tag.tag == "Haiti"
+
+
+def test_a_thread_arrives_in_order_with_root_and_parent(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    image = Image(png(8, 6), "image/png", "primera", 8, 6)
+    attempt = Attempt(outgoing("1/3 Primera parte", "2/3 Segunda parte", "3/3 Tercera parte", image=image))
+
+    published = make_platform(bsky, tmp_path).publish(attempt)
+
+    assert [p.id for p in published.parts] == [p.id for p in attempt.done]
+    rkeys = attempt.memo["rkeys"]
+    assert [p.id.rsplit("/", 1)[1] for p in published.parts] == rkeys == sorted(rkeys)
+    posts = [get_post(reader, p.id) for p in published.parts]
+    assert [p.value.text for p in posts] == ["1/3 Primera parte", "2/3 Segunda parte", "3/3 Tercera parte"]
+    assert attempt.memo["cids"] == [p.cid for p in posts]
+    assert posts[0].value.reply is None
+    assert posts[0].value.embed is not None
+    for index in (1, 2):
+        reply = posts[index].value.reply
+        assert (reply.root.uri, reply.root.cid) == (posts[0].uri, posts[0].cid)
+        assert (reply.parent.uri, reply.parent.cid) == (posts[index - 1].uri, posts[index - 1].cid)
+        assert posts[index].value.embed is None
+    created = [datetime.fromisoformat(p.value.created_at) for p in posts]
+    assert created == sorted(created)
+
+
+def test_the_session_is_saved_and_reused_across_instances(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    first = make_platform(bsky, tmp_path, service=proxy.url)
+    assert first.check() == f"@{bsky.handle}"
+    first.publish(Attempt(outgoing("Primera sesión")))
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    saved = session_file.read_text()
+    assert bsky.did in saved
+    assert bsky.app_password not in saved
+
+    second = make_platform(bsky, tmp_path, service=proxy.url)
+    published = second.publish(Attempt(outgoing("Misma sesión, otra instancia")))
+
+    assert proxy.calls("com.atproto.server.createSession") == 1
+    assert proxy.calls("com.atproto.server.getSession") == 1  # the second instance checked the saved one
+    assert proxy.calls("com.atproto.repo.createRecord") == 2
+    assert get_post(reader, published.parts[0].id).value.text == "Misma sesión, otra instancia"
+
+
+def test_a_refreshed_session_is_saved_for_the_next_instance(
+    bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    make_platform(bsky, tmp_path, service=proxy.url).check()
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    handle, did, access, refresh, endpoint = session_file.read_text().split(":::")
+    # Make the saved access token look expired (the client reads its exp without verifying it).
+    header, payload, signature = access.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] = int(time.time()) - 60
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    session_file.write_text(":::".join([handle, did, f"{header}.{payload}.{signature}", refresh, endpoint]))
+
+    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+
+    assert proxy.calls("com.atproto.server.refreshSession") == 1
+    refreshed = session_file.read_text().split(":::")
+    assert refreshed[3] != refresh  # the PDS rotated the refresh token, and the new one was kept
+    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+    assert proxy.calls("com.atproto.server.createSession") == 1  # only the very first instance logged in
+
+
+def test_an_expired_token_during_create_is_retryable_and_forgets_the_session(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    proxy.arm(
+        "com.atproto.repo.createRecord",
+        "respond",
+        canned("400 Bad Request", {"error": "ExpiredToken", "message": "Token has expired"}),
+    )
+    attempt = Attempt(outgoing("Token caducado"))
+
+    with pytest.raises(RetryableError, match="ExpiredToken"):
+        platform.publish(attempt)
+
+    assert not (tmp_path / f"{ACCOUNT_ID}.session").exists()
+    published = platform.publish(Attempt(attempt.outgoing, memo=dict(attempt.memo), resuming=True))
+    assert proxy.calls("com.atproto.server.createSession") == 2  # logged in afresh
+    assert get_post(reader, published.parts[0].id).value.text == "Token caducado"
+
+
+def test_an_unusable_saved_session_falls_back_to_the_app_password(bsky: PdsAccount, tmp_path: Path) -> None:
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    session_file.write_text(f"{bsky.handle}:::{bsky.did}:::not-a-jwt:::not-a-jwt:::{bsky.url}/xrpc")
+
+    assert make_platform(bsky, tmp_path).check() == f"@{bsky.handle}"
+    assert "not-a-jwt" not in session_file.read_text()
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+
+
+def test_a_wrong_app_password_is_an_auth_error_naming_the_variable(bsky: PdsAccount, tmp_path: Path) -> None:
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    platform = make_platform(bsky, tmp_path, password=wrong)
+
+    with pytest.raises(AuthError) as raised:
+        platform.publish(Attempt(outgoing("No debe salir")))
+
+    assert raised.value.variables == (VARIABLE,)
+    assert VARIABLE in str(raised.value)
+    assert wrong not in str(raised.value)
+    assert raised.value.__cause__ is None
+    assert not (tmp_path / f"{ACCOUNT_ID}.session").exists()
+
+
+def test_a_missing_app_password_is_an_auth_error(bsky: PdsAccount, tmp_path: Path) -> None:
+    with pytest.raises(AuthError, match=VARIABLE):
+        make_platform(bsky, tmp_path, password="").check()
+
+
+@pytest.mark.parametrize("resuming", [True, False], ids=["resuming-looks-first", "create-refused-then-found"])
+def test_a_repeated_attempt_never_duplicates_a_post(
+    bsky: PdsAccount, reader: Client, tmp_path: Path, resuming: bool
+) -> None:
+    platform = make_platform(bsky, tmp_path)
+    first = Attempt(outgoing("Hilo 1/2", "Hilo 2/2"))
+    published = platform.publish(first)
+    before = count_posts(reader, bsky.did)
+
+    # The ledger lost `done` (say a crash before it saved): only the record keys survive.
+    again = Attempt(first.outgoing, memo={"rkeys": list(first.memo["rkeys"])}, resuming=resuming)
+    republished = make_platform(bsky, tmp_path).publish(again)
+
+    assert republished == published
+    assert again.memo["cids"] == first.memo["cids"]
+    assert count_posts(reader, bsky.did) == before
+
+
+def test_a_resumed_thread_replies_to_the_parts_already_done(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    platform = make_platform(bsky, tmp_path)
+    whole = outgoing("Parte 1/2", "Parte 2/2")
+    first = Attempt(Outgoing(whole.key, whole.language, whole.parts[:1]))
+    done = platform.publish(first).parts
+    # A memo without cids: the adapter must fetch the root's cid to reply to it.
+    later = Attempt(whole, done=list(done), memo={"rkeys": first.memo["rkeys"]}, resuming=True)
+
+    published = platform.publish(later)
+
+    root = get_post(reader, done[0].id)
+    reply = get_post(reader, published.parts[1].id).value.reply
+    assert published.parts[0] == done[0]
+    assert (reply.root.uri, reply.root.cid, reply.parent.cid) == (root.uri, root.cid, root.cid)
+
+
+@pytest.mark.parametrize(("mode", "seen"), [("close", "RemoteProtocolError"), ("reset", "ReadError")])
+def test_a_lost_answer_to_create_is_ambiguous_and_resuming_finds_the_post(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path, mode: str, seen: str
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    before = count_posts(reader, bsky.did)
+    attempt = Attempt(outgoing("Respuesta perdida"))
+    saves = Saves()
+    saves.attach(attempt)
+    proxy.arm("com.atproto.repo.createRecord", mode)
+
+    with pytest.raises(AmbiguousError, match=seen) as raised:
+        platform.publish(attempt)
+
+    assert raised.value.__cause__ is None
+    assert count_posts(reader, bsky.did) == before + 1  # it did arrive
+    assert attempt.done == []
+    rkeys = saves.snapshots[-1][1]["rkeys"]
+
+    retry = Attempt(attempt.outgoing, memo={"rkeys": rkeys}, resuming=True)
+    published = make_platform(bsky, tmp_path, service=proxy.url).publish(retry)
+
+    assert published.parts[0].id == f"at://{bsky.did}/{POSTS}/{rkeys[0]}"
+    assert count_posts(reader, bsky.did) == before + 1
+    assert proxy.calls("com.atproto.repo.createRecord") == 1  # the retry looked and found it
+    assert get_post(reader, published.parts[0].id).value.text == "Respuesta perdida"
+
+
+def test_a_timeout_during_create_is_ambiguous(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url, timeout=1.0)
+    platform.check()
+    proxy.arm("com.atproto.repo.createRecord", "delay", 2.5)
+    attempt = Attempt(outgoing("Tarda demasiado"))
+
+    with pytest.raises(AmbiguousError, match="Timeout"):
+        platform.publish(attempt)
+
+    retry = Attempt(attempt.outgoing, memo=dict(attempt.memo), resuming=True)
+    published = make_platform(bsky, tmp_path, service=proxy.url).publish(retry)
+    assert get_post(reader, published.parts[0].id).value.text == "Tarda demasiado"
+
+
+def test_a_rate_limit_is_retryable_at_the_reset_time(bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    reset = int(time.time()) + 600
+    proxy.arm(
+        "com.atproto.repo.createRecord",
+        "respond",
+        canned(
+            "429 Too Many Requests",
+            {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+            ratelimit_limit="5000",
+            ratelimit_remaining="0",
+            ratelimit_reset=str(reset),
+        ),
+    )
+
+    with pytest.raises(RetryableError) as raised:
+        platform.publish(Attempt(outgoing("Demasiadas")))
+
+    assert raised.value.retry_at == datetime.fromtimestamp(reset, UTC)
+
+
+def test_a_server_error_on_create_is_retryable_when_nothing_was_written(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    before = count_posts(reader, bsky.did)
+    proxy.arm(
+        "com.atproto.repo.createRecord",
+        "respond",
+        canned("503 Service Unavailable", {"error": "InternalServerError", "message": "busy"}),
+    )
+
+    with pytest.raises(RetryableError, match="503"):
+        platform.publish(Attempt(outgoing("Servidor ocupado")))
+
+    assert proxy.calls("com.atproto.repo.getRecord") == 1  # it looked before calling it retryable
+    assert count_posts(reader, bsky.did) == before
+
+
+def test_an_unreachable_server_is_retryable(bsky: PdsAccount, tmp_path: Path) -> None:
+    platform = make_platform(bsky, tmp_path, service=f"http://127.0.0.1:{free_port()}")
+
+    with pytest.raises(RetryableError) as raised:
+        platform.publish(Attempt(outgoing("Nadie escucha")))
+
+    assert raised.value.__cause__ is None
+    assert "ConnectError" in str(raised.value)
+
+
+def test_a_post_the_pds_refuses_is_permanent(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    before = count_posts(reader, bsky.did)
+
+    with pytest.raises(PermanentError) as raised:
+        make_platform(bsky, tmp_path).publish(Attempt(outgoing("palabra " * 60)))  # 480 graphemes > 300
+
+    assert not isinstance(raised.value, AuthError)
+    assert "InvalidRecord" in str(raised.value) or "Invalid" in str(raised.value)
+    assert count_posts(reader, bsky.did) == before
+
+
+def test_nothing_left_to_do_makes_no_call(bsky: PdsAccount, tmp_path: Path) -> None:
+    platform = make_platform(bsky, tmp_path)
+    first = Attempt(outgoing("Una vez"))
+    published = platform.publish(first)
+    # Nothing listens there: any call (a login, a lookup) would fail.
+    fresh = make_platform(bsky, tmp_path / "elsewhere", service=f"http://127.0.0.1:{free_port()}")
+
+    assert fresh.publish(Attempt(first.outgoing, done=list(first.done), memo=first.memo, resuming=True)) == published
