@@ -158,3 +158,45 @@ def test_overages_name_the_count_and_limit() -> None:
     assert text.overages("x", "日" * 141) == [text.Overage(282, 280, "weighted characters")]
     assert text.overages("mastodon", "é" * 501) == [text.Overage(501, 500, "characters")]
     assert text.overages("outbox", "a" * 10_000) == []
+
+
+STATEMENT = (
+    "The Haiti/Americas Team of the Black Alliance for Peace strongly denounces the UN Security Council’s vote "
+    "to extend the U.S. funded, Kenya-led Multinational Security Support (MSS) mission in Haiti. We assert that "
+    "any U.S./UN-led armed intervention in Haiti is not only unjustifiable but also unlawful. We stand with the "
+    "Haitian people and civil society groups who have consistently opposed foreign armed intervention. "
+    "https://example.org/statements/mss-2024-10-14 #Haiti @team"
+)
+
+
+@pytest.mark.parametrize("platform", ["x", "mastodon", "bluesky"])
+def test_thread_parts_fit_and_keep_every_word(platform: str) -> None:
+    text_ = STATEMENT * (2 if platform == "mastodon" else 1)
+    parts = text.split_thread(text_, platform)
+    assert len(parts) > 1
+    for index, part in enumerate(parts, 1):
+        assert text.fits(platform, part)
+        assert part.endswith(f" {index}/{len(parts)}")
+    words = " ".join(part.rsplit(" ", 1)[0] for part in parts).split()
+    assert words == text_.split()
+
+
+def test_thread_breaks_between_sentences_first() -> None:
+    parts = text.split_thread(STATEMENT, "x", numbered=False)
+    assert parts[0].endswith("mission in Haiti.")
+    assert all(not part.startswith(" ") for part in parts)
+
+
+def test_a_text_that_fits_stays_one_post() -> None:
+    assert text.split_thread("U.S. out of Haiti!", "x") == ["U.S. out of Haiti!"]
+
+
+def test_urls_hashtags_and_graphemes_are_never_cut() -> None:
+    url = "https://example.org/" + "a" * 400
+    assert url in text.split_thread("Read this. " * 40 + url, "x")[-1]  # a URL counts 23 on X: it moves whole
+    with pytest.raises(ValueError, match="cannot be cut"):
+        text.split_thread("Read " + url, "bluesky")  # on Bluesky it counts in full: too long for any post
+    flags = "🇭🇹" * 400  # one "word" of 400 flag graphemes
+    parts = text.split_thread(flags, "bluesky", numbered=False)
+    assert "".join(parts) == flags
+    assert all(len(part) % 2 == 0 for part in parts)  # never half a flag
