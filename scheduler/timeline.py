@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from scheduler.models import Campaign, Delivery, Post, Recurrence, localize
 
@@ -26,15 +26,27 @@ def recurrence_instants(rule: Recurrence, zone: tzinfo, start: datetime, end: da
     """The instants of `rule` in [start, end), in order, as UTC."""
     day = start.astimezone(zone).date() - timedelta(days=1)
     last_day = end.astimezone(zone).date()
+    clock = [timedelta(hours=t.hour, minutes=t.minute) for t in rule.clock]
     previous: datetime | None = None
     while day <= last_day:
         if rule.matches_day(day):
-            for clock in rule.clock:
-                instant = localize(datetime.combine(day, clock), zone).astimezone(UTC)
+            for instant in _day_instants(day, rule, clock, zone):
                 if start <= instant < end and instant != previous:
                     previous = instant
                     yield instant
         day += timedelta(days=1)
+
+
+def _day_instants(day: date, rule: Recurrence, clock: list[timedelta], zone: tzinfo) -> list[datetime]:
+    """The rule's times on one local day, as UTC. A day without a clock change (almost all of
+    them) has one offset: plain arithmetic. A day with one localizes each time."""
+    midnight = localize(datetime.combine(day, time()), zone)
+    next_midnight = localize(datetime.combine(day + timedelta(days=1), time()), zone)
+    offset = midnight.utcoffset()
+    if offset == next_midnight.utcoffset() and offset is not None:
+        base = datetime.combine(day, time(), tzinfo=UTC) - offset
+        return [base + step for step in clock]
+    return [localize(datetime.combine(day, t), zone).astimezone(UTC) for t in rule.clock]
 
 
 def slot_instants(campaign: Campaign, start: datetime, end: datetime) -> list[datetime]:
