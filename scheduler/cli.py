@@ -58,11 +58,24 @@ def common_options(command: F) -> F:
     )
     @click.option("-v", "--verbose", is_flag=True, help="Say more.")
     @click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per log line, for log collectors.",
+    )
     @functools.wraps(command)
-    def wrapper(*args: Any, verbose: bool, debug: bool, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, verbose: bool, debug: bool, log_format: str, **kwargs: Any) -> Any:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            JsonFormatter()
+            if log_format == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         logging.basicConfig(
             level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            handlers=[handler],
             force=True,
         )
         try:
@@ -77,6 +90,19 @@ def common_options(command: F) -> F:
             sys.exit(EXIT_PROBLEMS)
 
     return wrapper  # type: ignore[return-value]
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 @click.group(context_settings=CONTEXT)
@@ -320,39 +346,77 @@ def _when(instant: datetime, campaign: Campaign) -> str:
 @common_options
 @ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--limit", default=30, show_default=True, help="How many recent deliveries to list.")
-def status(config: Path, verbose: bool, ledger_url: str | None, as_json: bool, limit: int) -> None:
-    """Recent deliveries: state, post, account, language, URLs and errors, newest first."""
-    session = _open(config, ledger_url, datetime.now(UTC))
+@click.option("--limit", default=20, show_default=True, help="How many recent and upcoming deliveries to list.")
+@click.option("--now", callback=_parse_now, metavar="ISO", help="As of this time, for rehearsals.")
+def status(
+    config: Path, verbose: bool, ledger_url: str | None, as_json: bool, limit: int, now: datetime | None
+) -> None:
+    """The next deliveries (local time and UTC, account, language), then the recent ones with their
+    state, URLs and errors, newest first; and whether publishing is paused."""
+    from scheduler import dispatch
+
+    moment = now or datetime.now(UTC)
+    session = _open(config, ledger_url, moment)
     records = session.ledger.records(limit=limit)
+    coming = dispatch.upcoming(session.campaign, session.ledger, moment, limit)
+    is_paused = dispatch.paused(session.campaign, session.ledger, moment)
+    late = [
+        r
+        for r in session.ledger.records(states=("pending", "claimed"))
+        if moment - r.delivery.due > dispatch.ALERT_AFTER
+    ]
     if as_json:
         click.echo(
-            json.dumps({"recent": [_record_json(r, session.campaign) for r in records]}, indent=2, ensure_ascii=False)
+            json.dumps(
+                {
+                    "paused": is_paused,
+                    "upcoming": [_delivery_json(d, session.campaign) for d in coming],
+                    "late": [_record_json(r, session.campaign) for r in late],
+                    "recent": [_record_json(r, session.campaign) for r in records],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
         )
         return
-    if not records:
-        click.echo("No deliveries recorded yet.")
-        return
+    if is_paused:
+        click.echo("PAUSED: nothing is being published (resume with: run.py resume)")
+    click.echo("Next deliveries:" if coming else "Next deliveries: none scheduled")
+    for delivery in coming:
+        click.echo(
+            f"  {_when(delivery.due, session.campaign)}  {delivery.post_id} {delivery.account} {delivery.language}"
+        )
+    for record in late:
+        click.echo(
+            f"LATE: {record.delivery.post_id} {record.delivery.account} {record.delivery.language} was due "
+            f"{_when(record.delivery.due, session.campaign)} and is still {record.state}"
+        )
+    click.echo("Recent deliveries:" if records else "No deliveries recorded yet.")
     for record in records:
         delivery = record.delivery
         click.echo(
-            f"{record.state:<11} {_when(delivery.due, session.campaign)}  {delivery.post_id} "
+            f"  {record.state:<11} {_when(delivery.due, session.campaign)}  {delivery.post_id} "
             f"{delivery.account} {delivery.language}"
         )
         for url in record.urls:
-            click.echo(f"    {url}")
+            click.echo(f"      {url}")
         if record.error:
-            click.echo(f"    {record.error}")
+            click.echo(f"      {record.error}")
 
 
-def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
-    delivery = record.delivery
+def _delivery_json(delivery: Delivery, campaign: Campaign) -> dict[str, Any]:
     return {
         "post": delivery.post_id,
         "account": delivery.account,
         "language": delivery.language,
         "due_utc": delivery.due.isoformat().replace("+00:00", "Z"),
         "due_local": delivery.due.astimezone(campaign.timezone).isoformat(),
+    }
+
+
+def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
+    return {
+        **_delivery_json(record.delivery, campaign),
         "state": record.state,
         "origin": record.origin,
         "attempts": record.attempts,
@@ -360,6 +424,118 @@ def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
         "error": record.error,
         "retry_at": record.retry_at.isoformat() if record.retry_at else None,
     }
+
+
+@cli.command()
+@common_options
+@ledger_option
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and rehearsals).")
+@click.option(
+    "--now",
+    callback=_parse_now,
+    metavar="ISO",
+    help="Run as if it were this time (a rehearsal); the clock runs on from there.",
+)
+def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now: datetime | None) -> None:
+    """Run the campaign: deliver each post when it is due, to every enabled account, exactly once.
+
+    On start it prints which accounts are live and which are not (and why), and the next
+    deliveries. It reloads posts.yaml when it changes (or on SIGHUP), keeps running on the last
+    valid version if an edit is broken, and stops cleanly on SIGTERM or Ctrl-C.
+    """
+    import time
+
+    from scheduler import dispatch
+    from scheduler.daemon import Daemon
+
+    offset = (now - datetime.now(UTC)) if now is not None else timedelta(0)
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + offset
+
+    session = _open(config, ledger_url, clock())
+    session.publisher.clock = clock
+    require_shaping()
+    _banner(session, clock())
+    webhook = dispatch.Webhook(os.environ.get("SCHEDULER_WEBHOOK_URL"))
+    if once:
+        result = dispatch.step(session.publisher, clock())
+        webhook.notify(result)
+        for outcome in result.outcomes:
+            click.echo(_outcome_line(outcome))
+        for delivery in result.expired:
+            click.echo(
+                f"expired     {delivery.account} {delivery.language} {delivery.post_id} "
+                f"(due {_when(delivery.due, session.campaign)})"
+            )
+        if result.paused:
+            click.echo("paused: nothing was published")
+        bad = [o for o in result.outcomes if o.state in ("failed", "unconfirmed")]
+        sys.exit(EXIT_PROBLEMS if bad or result.expired else 0)
+    click.echo(f"Running (pid {os.getpid()}); stop with Ctrl-C or SIGTERM, reload with SIGHUP.")
+    started = time.monotonic()
+    Daemon(config, session.publisher, clock, webhook).run()
+    click.echo(f"Stopped after {time.monotonic() - started:.0f} s.")
+
+
+def _banner(session: _Session, now: datetime) -> None:
+    from scheduler import dispatch
+
+    campaign = session.campaign
+    click.echo(f"{session.config}: {_plural(len(campaign.posts), 'post')}, timezone {campaign.timezone.key}")
+    for account_id, account in campaign.accounts.items():
+        if not account.enabled:
+            click.echo(f"  off   {account_id} ({account.platform}): enabled: false in {session.config.name}")
+            continue
+        try:
+            session.publisher.credentials.for_account(account_id, account.platform)
+            click.echo(f"  live  {account_id} ({account.platform})")
+        except SchedulerError as exc:
+            click.echo(f"  off   {account_id} ({account.platform}): {exc}")
+    if dispatch.paused(campaign, session.ledger, now):
+        click.echo("  PAUSED: nothing will be published until resumed")
+    coming = dispatch.upcoming(campaign, session.ledger, now, 5)
+    click.echo("Next deliveries:" if coming else "Next deliveries: none scheduled")
+    for delivery in coming:
+        click.echo(f"  {_when(delivery.due, campaign)}  {delivery.post_id} {delivery.account} {delivery.language}")
+
+
+@cli.command()
+@common_options
+@ledger_option
+@click.option(
+    "--until",
+    "until",
+    callback=_parse_now,
+    metavar="ISO",
+    help="Resume by itself at this time (e.g. 2026-12-01T18:00-05:00).",
+)
+def pause(config: Path, verbose: bool, ledger_url: str | None, until: datetime | None) -> None:
+    """The kill switch: stop all publishing now, by every daemon sharing this ledger.
+
+    A request already in flight finishes. What falls due while paused still goes out after
+    `resume` if its max_late allows; later than that, it is expired.
+    """
+    from scheduler import dispatch
+    from scheduler.ledger import stamp
+
+    session = _open(config, ledger_url, datetime.now(UTC))
+    session.ledger.set_setting(dispatch.PAUSE_SETTING, stamp(until) if until else dispatch.FOREVER)
+    when = f" until {_when(until, session.campaign)}" if until else " until you run: run.py resume"
+    click.echo(f"Paused{when}.")
+
+
+@cli.command()
+@common_options
+@ledger_option
+def resume(config: Path, verbose: bool, ledger_url: str | None) -> None:
+    """Lift a pause made with `pause` (a `paused: true` in posts.yaml must be removed there)."""
+    from scheduler import dispatch
+
+    session = _open(config, ledger_url, datetime.now(UTC))
+    session.ledger.set_setting(dispatch.PAUSE_SETTING, None)
+    still = " but posts.yaml still says paused: true" if session.campaign.paused else ""
+    click.echo(f"Resumed{still}.")
 
 
 @cli.group()

@@ -340,6 +340,18 @@ class Ledger:
             held.setdefault(post_id, parse_stamp(due))
         return held
 
+    @_transaction
+    def setting(self, connection: Connection, name: str) -> str | None:
+        value = connection.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+        return str(value) if value is not None else None
+
+    @_transaction
+    def set_setting(self, connection: Connection, name: str, value: str | None) -> None:
+        """Set (or, with None, remove) a setting every process sharing this ledger sees."""
+        connection.execute(settings.delete().where(settings.c.name == name))
+        if value is not None:
+            connection.execute(insert(settings).values(name=name, value=value))
+
     def _row(self, connection: Connection, delivery: Delivery) -> Any:
         return connection.execute(select(deliveries).where(_key(delivery))).first()
 

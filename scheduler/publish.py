@@ -68,6 +68,11 @@ class Publisher:
     timeout: float = 30.0
     _platforms: dict[str, Platform] = field(default_factory=dict)
 
+    def reload(self, campaign: Campaign) -> None:
+        """Run on an edited campaign from now on; accounts are connected again as they are used."""
+        self.campaign = campaign
+        self._platforms.clear()
+
     def platform(self, account_id: str) -> Platform:
         if account_id not in self._platforms:
             account = self.campaign.accounts[account_id]
