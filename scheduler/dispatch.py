@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from scheduler import timeline
-from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, UNCONFIRMED, Ledger, stamp
+from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, UNCONFIRMED, Ledger, parse_stamp, stamp
 from scheduler.models import Campaign, Delivery
 from scheduler.publish import Outcome, Publisher
 
@@ -39,10 +39,19 @@ class Step:
     next_wake: datetime | None = None
 
 
-def due_window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime]:
-    """From the oldest instant any post may still go out (its max_late) up to now, inclusive."""
+LAST_STEP_SETTING = "last_step_at"
+FIRST_LOOK_BACK = timedelta(days=7)  # on a new ledger, how far back missed deliveries are recorded
+LONGEST_LOOK_BACK = timedelta(days=30)
+
+
+def due_window(campaign: Campaign, ledger: Ledger, now: datetime) -> tuple[datetime, datetime]:
+    """Everything that may still go out (within the longest max_late), and everything that fell due
+    since the last step (which a downtime may have missed, to be expired visibly), up to now."""
     longest = max([campaign.max_late_of(p) for p in campaign.posts] + [campaign.defaults.max_late])
-    return now - longest - timedelta(minutes=1), now + timedelta(seconds=1)
+    last = ledger.setting(LAST_STEP_SETTING)
+    since = parse_stamp(last) if last else now - FIRST_LOOK_BACK
+    start = max(min(now - longest, since), now - LONGEST_LOOK_BACK)
+    return start - timedelta(minutes=1), now + timedelta(seconds=1)
 
 
 def enabled_deliveries(campaign: Campaign, found: list[timeline.Occurrence]) -> list[Delivery]:
@@ -61,7 +70,7 @@ def step(publisher: Publisher, now: datetime, stop: threading.Event | None = Non
     """Expire, deliver, and say when to wake next."""
     campaign, ledger = publisher.campaign, publisher.ledger
     result = Step(paused=paused(campaign, ledger, now))
-    start, end = due_window(campaign, now)
+    start, end = due_window(campaign, ledger, now)
     held = ledger.held_slots([p.id for p in campaign.posts if p.queued])
     slots = timeline.assign_slots(campaign, start, held)
     due = enabled_deliveries(campaign, timeline.occurrences(campaign, start, end, slots))
@@ -98,6 +107,8 @@ def step(publisher: Publisher, now: datetime, stop: threading.Event | None = Non
             continue
         if record.state in (PENDING, CLAIMED):
             result.outcomes.append(publisher.deliver(delivery))
+    if stop is None or not stop.is_set():
+        ledger.set_setting(LAST_STEP_SETTING, stamp(now))
     result.next_wake = next_wake(publisher, now)
     return result
 

@@ -234,3 +234,51 @@ def wait_for(condition: Callable[[], bool], limit: float = 20.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the condition was not met in time")
+
+
+def test_webhook_hears_of_what_needs_a_person(
+    folder: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, str]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SCHEDULER_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+        now = datetime.now(UTC).replace(microsecond=0)
+        write(folder, [{"id": "stale", "text": "Too late", "at": local(now - timedelta(hours=5))}])
+        run_cli("daemon", "--once")
+    finally:
+        server.shutdown()
+    assert [(e["post"], e["account"], e["state"]) for e in received] == [("stale", "outbox", "expired")]
+    assert received[0]["text"] == "stale to outbox (en): expired: not delivered in time"
+
+
+def test_json_logs_are_one_object_per_line(folder: Path) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(folder, [{"id": "p", "text": "Logged as JSON", "at": local(now - timedelta(minutes=1))}])
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "daemon", "--once", "-v", "--log-format", "json"],
+        cwd=folder,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    events = [json.loads(line) for line in result.stderr.splitlines()]
+    published = [e for e in events if "published" in e["message"]]
+    assert published
+    assert published[0]["level"] == "INFO"
+    assert published[0]["message"].startswith("delivery p outbox en: published file://")
