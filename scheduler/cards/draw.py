@@ -149,7 +149,7 @@ class _Canvas:
         return Drawn(self.image, self.safe_area)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)  # each is a full-size canvas (4 MB): keep only the last few
 def _background(colors: tuple[str, ...], width: int, height: int) -> Image.Image:
     first = Image.new("RGB", (width, height), colors[0])
     if len(colors) == 1:
@@ -158,7 +158,7 @@ def _background(colors: tuple[str, ...], width: int, height: int) -> Image.Image
     return Image.composite(Image.new("RGB", (width, height), colors[1]), first, mask)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _scaled_emoji(fonts: FontFiles, text: str, size: int) -> tuple[Image.Image, int]:
     """An emoji run drawn at the colour font's bitmap size, scaled to `size`; and its scaled ascent."""
     font = fonts.emoji_font()

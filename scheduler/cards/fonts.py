@@ -63,7 +63,7 @@ class FontFiles:
         return missing
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _load(path: Path, size: int) -> ImageFont.FreeTypeFont:
     try:
         return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM)
