@@ -121,3 +121,51 @@ def test_deliveries_fan_out_per_account_and_language() -> None:
     found = deliveries(c, occurrences(c, START, START + timedelta(days=30)))
     assert [(d.account, d.language) for d in found] == [("x-en", "en"), ("outbox", "en"), ("outbox", "es")]
     assert {d.due for d in found} == {utc(2026, 12, 1, 14)}
+
+
+def test_queue_slots_across_spring_forward_in_port_au_prince() -> None:
+    posts = [{"id": f"q{i}", "text": {"en": "x", "es": "y"}} for i in range(4)]
+    c = campaign(posts, zone="America/Port-au-Prince", queue={"slots": ["sat,sun 02:30", "mon 09:00"]})
+    # Sunday 14 March 2027, 02:30 does not exist in Port-au-Prince: that slot is 03:00 EDT.
+    assert assign_slots(c, utc(2027, 3, 13)) == {
+        "q0": utc(2027, 3, 13, 7, 30),  # Sat 02:30 EST
+        "q1": utc(2027, 3, 14, 7, 0),  # Sun 03:00 EDT, the first valid instant
+        "q2": utc(2027, 3, 15, 13, 0),  # Mon 09:00 EDT
+        "q3": utc(2027, 3, 20, 6, 30),  # Sat 02:30 EDT
+    }
+
+
+def test_one_off_at_both_changes_and_until_is_inclusive() -> None:
+    c = campaign(
+        [
+            {"id": "gap", "text": {"en": "x", "es": "y"}, "at": "2027-03-14 02:15"},
+            {"id": "overlap", "text": {"en": "x", "es": "y"}, "at": "2027-11-07 01:15"},
+            {
+                "id": "weekly",
+                "text": {"en": "x", "es": "y"},
+                "every": "0 1 * * sun",
+                "starts": "2027-10-30 00:00",
+                "until": "2027-11-14 01:00",
+            },
+        ]
+    )
+    found = [(o.post_id, o.due) for o in occurrences(c, START, START + timedelta(days=400))]
+    assert (
+        found
+        == [
+            ("gap", utc(2027, 3, 14, 7, 0)),  # 02:15 skipped: 03:00 EDT
+            ("weekly", utc(2027, 10, 31, 5, 0)),  # 01:00 EDT
+            ("overlap", utc(2027, 11, 7, 5, 15)),  # 01:15 happens twice: the first, EDT
+            ("weekly", utc(2027, 11, 7, 5, 0)),  # 01:00 EDT, once, though 01:00 happens twice
+            ("weekly", utc(2027, 11, 14, 6, 0)),  # 01:00 EST: until is inclusive
+        ][0:1]
+        + sorted(
+            [
+                ("weekly", utc(2027, 10, 31, 5, 0)),
+                ("overlap", utc(2027, 11, 7, 5, 15)),
+                ("weekly", utc(2027, 11, 7, 5, 0)),
+                ("weekly", utc(2027, 11, 14, 6, 0)),
+            ],
+            key=lambda item: (item[1], item[0]),
+        )
+    )
