@@ -43,6 +43,10 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return moment
 
 
+def now_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--now", callback=_parse_now, metavar="ISO", help=help_text)
+
+
 def common_options(command: F) -> F:
     """--config, -v and --debug, which every command takes, and the error handling they share."""
 
@@ -117,12 +121,7 @@ def cli() -> None:
 @cli.command()
 @common_options
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
-@click.option(
-    "--now",
-    callback=_parse_now,
-    metavar="ISO",
-    help="Check as if it were this time (e.g. 2026-12-01T09:00-05:00), for rehearsals.",
-)
+@now_option("Check as if it were this time (e.g. 2026-12-01T09:00-05:00), for rehearsals.")
 def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) -> None:
     """Check posts.yaml and print every problem at once, as FILE:LINE:COL: KEY.PATH: MESSAGE.
 
@@ -159,7 +158,7 @@ def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) ->
     default=None,
     help="Folder to write the preview to.  [default: preview/ beside posts.yaml]",
 )
-@click.option("--now", callback=_parse_now, metavar="ISO", help="Preview the campaign as of this time.")
+@now_option("Preview the campaign as of this time.")
 def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None) -> None:
     """Render every card and write OUT/index.html: the campaign as each platform will get it.
 
@@ -347,7 +346,7 @@ def _when(instant: datetime, campaign: Campaign) -> str:
 @ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--limit", default=20, show_default=True, help="How many recent and upcoming deliveries to list.")
-@click.option("--now", callback=_parse_now, metavar="ISO", help="As of this time, for rehearsals.")
+@now_option("As of this time, for rehearsals.")
 def status(
     config: Path, verbose: bool, ledger_url: str | None, as_json: bool, limit: int, now: datetime | None
 ) -> None:
@@ -430,12 +429,7 @@ def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
 @common_options
 @ledger_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and rehearsals).")
-@click.option(
-    "--now",
-    callback=_parse_now,
-    metavar="ISO",
-    help="Run as if it were this time (a rehearsal); the clock runs on from there.",
-)
+@now_option("Run as if it were this time (a rehearsal); the clock runs on from there.")
 def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now: datetime | None) -> None:
     """Run the campaign: deliver each post when it is due, to every enabled account, exactly once.
 

@@ -18,7 +18,7 @@ from atproto import Client, models
 from mastodon_mock.testing import MockServer
 
 from scheduler.ledger import Ledger, default_url
-from tests.conftest import ROOT, Result, mastodon_fault, new_bsky_account, x_environment
+from tests.conftest import ROOT, PdsAccount, Result, mastodon_fault, new_bsky_account, x_environment
 from tests.peers.x_stub.server import XStub
 
 TEXT_EN = "U.S. out of Haiti! Posted by the test at {stamp}"
@@ -183,9 +183,8 @@ def test_killed_between_claim_and_record_x_is_unconfirmed_not_resent(
     assert x_texts(x_stub, stamp) == 1
 
 
-def test_bluesky_post_through_the_command(
-    campaign: Path, run_cli: Callable[..., Result], pds_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def enable_bluesky(campaign: Path, pds_url: str) -> PdsAccount:
+    """Turn the campaign's Bluesky account on, as a fresh account of the local PDS."""
     account = new_bsky_account(pds_url)
     config = campaign / "posts.yaml"
     config.write_text(
@@ -194,6 +193,13 @@ def test_bluesky_post_through_the_command(
             f'bluesky: {{platform: bluesky, handle: {account.handle}, service: "{pds_url}", languages: [en]}}',
         )
     )
+    return account
+
+
+def test_bluesky_post_through_the_command(
+    campaign: Path, run_cli: Callable[..., Result], pds_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = enable_bluesky(campaign, pds_url)
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", account.app_password)
     result = run_cli("post", "slogan", "--account", "bluesky")
     assert result.exit_code == 0, result.output
@@ -210,14 +216,7 @@ def test_bluesky_post_through_the_command(
 def test_no_secret_reaches_a_log_the_ledger_the_outbox_or_the_preview(
     campaign: Path, pds_url: str, mastodon_server: MockServer
 ) -> None:
-    account = new_bsky_account(pds_url)
-    config = campaign / "posts.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "bluesky: {platform: bluesky, handle: someone.bsky.social, languages: [en], enabled: false}",
-            f'bluesky: {{platform: bluesky, handle: {account.handle}, service: "{pds_url}", languages: [en]}}',
-        )
-    )
+    account = enable_bluesky(campaign, pds_url)
     env = {**os.environ, "BLUESKY_APP_PASSWORD": account.app_password}
     secrets = [account.app_password, "alice_token", *x_environment("x-en").values()]
     mastodon_fault(mastodon_server, "/api/v1/statuses", {"type": "status", "status": 503})  # an error logged too
