@@ -8,6 +8,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,36 @@ def new_bsky_account(pds_url: str) -> PdsAccount:
     main.login(handle, password, fetch_bsky_profile=False)
     app = main.com.atproto.server.create_app_password(models.ComAtprotoServerCreateAppPassword.Data(name="tests"))
     return PdsAccount(pds_url, handle, str(created.did), str(app.password))
+
+
+def _postgres_tool(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
+    assert found, f"PostgreSQL's {name} is missing: apt-get install postgresql (tests/run.sh does)"
+    return str(found)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root)."""
+    # Not under pytest's temp root: that is private to root, and the server runs as `postgres`.
+    folder = Path(tempfile.mkdtemp(prefix="scheduler-postgres-"))
+    data, port = folder / "data", free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=120)
+
+    run(_postgres_tool("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres")
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
+    run(_postgres_tool("pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(_postgres_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass

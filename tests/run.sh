@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: Chromium and its driver for the preview page in a real browser,
-# libfribidi for Pillow's text shaping.
+# libfribidi for Pillow's text shaping, npm for the Bluesky PDS, PostgreSQL for the shared ledger.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/lib/x86_64-linux-gnu/libfribidi.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libfribidi.so.0 ] || need+=(libfribidi0)
 if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +19,18 @@ LEASE = timedelta(minutes=2)
 DELIVERY = Delivery(NOW, "us-out-of-haiti", "mastodon", "es")
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'state' / 'ledger.sqlite3'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests on both ledgers: SQLite, the default, and PostgreSQL, for several daemons."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'ledger.sqlite3'}"
+    base: str = request.getfixturevalue("postgres_url")
+    database = f"ledger_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {database}"))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + f"/{database}"
 
 
 def test_one_of_many_concurrent_claimers_wins(url: str) -> None:
@@ -132,7 +142,7 @@ def test_a_newer_schema_is_refused(url: str) -> None:
         Ledger(url)
 
 
-def test_sqlite_runs_in_wal_mode(url: str) -> None:
-    ledger = Ledger(url)
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     with ledger.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
