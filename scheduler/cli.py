@@ -82,6 +82,8 @@ def common_options(command: F) -> F:
             handlers=[handler],
             force=True,
         )
+        # APScheduler narrates every wake-up at INFO: only its problems are news.
+        logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
         try:
             return command(*args, verbose=verbose, **kwargs)
         except SchedulerError as exc:

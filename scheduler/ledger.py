@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 from scheduler.errors import SchedulerError
 from scheduler.models import Delivery
@@ -143,11 +143,16 @@ class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _engine(url)
-        try:
-            with self.engine.begin() as connection:
-                _migrate(connection)
-        except (DatabaseError, OperationalError) as exc:
-            raise _unusable(url, exc) from None
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as connection:
+                    _migrate(connection)
+                break
+            except (DatabaseError, OperationalError) as exc:
+                # Another process created the schema at the same moment: look again.
+                raced = isinstance(exc, (IntegrityError, ProgrammingError)) or "already exists" in str(exc)
+                if not raced or attempt == 2:
+                    raise _unusable(url, exc) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -402,6 +407,9 @@ def _engine(url: str) -> Engine:
 
 def _migrate(connection: Connection) -> None:
     """Bring the schema up to SCHEMA_VERSION, one numbered step at a time."""
+    if connection.dialect.name == "postgresql":
+        # Daemons starting together on a new ledger: one migrates, the others wait for it.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7301862450)")
     schema.create(connection, checkfirst=True)
     current = connection.execute(select(schema.c.version)).scalar()
     if current is None:
