@@ -123,7 +123,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[object]:
 
     yield mount
     for folder in reversed(mounted):
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 def fill_until_error(action: Callable[[int], object]) -> tuple[int, Exception]:
@@ -186,3 +186,4 @@ def test_full_disk_under_the_ledger_is_an_error_and_the_ledger_survives(tmp_path
     with survivor.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     assert len(survivor.records()) == written
+    survivor.close()
