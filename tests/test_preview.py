@@ -155,3 +155,20 @@ def test_page_in_a_real_browser(browser: object, written: Path, width: int) -> N
 def test_chromium_is_the_debian_build() -> None:
     version = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith("Chromium")
+
+
+def test_outbox_feed_shows_hostile_text_as_text(browser: object, tmp_path: Path) -> None:
+    from scheduler.platforms.base import Attempt, Image, Outgoing
+    from scheduler.platforms.outbox import OutboxPlatform
+
+    hostile = "<img src=x onerror=\"window.__hit=1\"><script>window.__hit=2</script>"
+    picture = Image((ROOT / "assets" / "logo.png").read_bytes(), "image/png", hostile, 256, 256)
+    outbox = OutboxPlatform("outbox", tmp_path / "outbox")
+    outbox.publish(Attempt(Outgoing(f"{hostile}|2026-12-01T14:00:00Z|outbox|en", "en", (hostile,), picture)))
+    driver: object = browser
+    driver.get((tmp_path / "outbox" / "index.html").as_uri())  # type: ignore[attr-defined]
+    assert driver.execute_script("return window.__hit === undefined")  # type: ignore[attr-defined]
+    body = driver.find_element("tag name", "body").text  # type: ignore[attr-defined]
+    assert hostile in body
+    image = driver.execute_script("return document.images[0].naturalWidth")  # type: ignore[attr-defined]
+    assert image == 256
