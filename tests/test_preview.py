@@ -161,7 +161,7 @@ def test_outbox_feed_shows_hostile_text_as_text(browser: object, tmp_path: Path)
     from scheduler.platforms.base import Attempt, Image, Outgoing
     from scheduler.platforms.outbox import OutboxPlatform
 
-    hostile = "<img src=x onerror=\"window.__hit=1\"><script>window.__hit=2</script>"
+    hostile = '<img src=x onerror="window.__hit=1"><script>window.__hit=2</script>'
     picture = Image((ROOT / "assets" / "logo.png").read_bytes(), "image/png", hostile, 256, 256)
     outbox = OutboxPlatform("outbox", tmp_path / "outbox")
     outbox.publish(Attempt(Outgoing(f"{hostile}|2026-12-01T14:00:00Z|outbox|en", "en", (hostile,), picture)))
