@@ -26,7 +26,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of a file, read in chunks (a font is 11 MB: no need to hold it all)."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def state_dir(project: Path) -> Path:

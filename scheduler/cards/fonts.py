@@ -12,6 +12,7 @@ import regex
 from PIL import ImageFont, features
 
 from scheduler.errors import SchedulerError
+from scheduler.files import digest
 
 EMOJI_STRIKE = 109  # the one bitmap size Noto Color Emoji carries; other sizes are scaled from it
 EMOJI_FONT = Path(__file__).resolve().parent.parent.parent / "assets" / "fonts" / "NotoColorEmoji.ttf"
@@ -84,4 +85,4 @@ def _coverage(path: Path) -> frozenset[int]:
 
 @functools.lru_cache(maxsize=64)
 def _file_digest(path: Path, _mtime_ns: int, _size: int) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest(path)
