@@ -178,7 +178,7 @@ def graphemes(text: str) -> int:
 
 # --- Mastodon -------------------------------------------------------------------------------
 
-_MASTODON_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
+_REMOTE_MENTION = re.compile(r"(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9\.\-]+[a-z0-9]+)", re.IGNORECASE)
 
 
 def mastodon_length(text: str) -> int:
@@ -186,7 +186,7 @@ def mastodon_length(text: str) -> int:
     countable = text
     if "://" in text:
         countable = _mastodon_url_pattern().sub(lambda m: m.group(2) + "x" * URL_LENGTH, countable)
-    countable = _MASTODON_MENTION.sub(r"\1@\3", countable)
+    countable = _REMOTE_MENTION.sub(r"\1@\3", countable)
     return graphemes(countable)
 
 
