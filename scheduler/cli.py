@@ -567,6 +567,84 @@ def accounts_check(config: Path, verbose: bool) -> None:
     sys.exit(EXIT_PROBLEMS if failed else 0)
 
 
+@cli.command()
+@common_options
+@click.argument(
+    "statement_files",
+    nargs=-1,
+    required=True,
+    metavar="STATEMENT [STATEMENT_ES]",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    # Checked here, not in the command, so a usage error exits 2 like click's own.
+    callback=lambda ctx, _param, files: (
+        files if len(files) <= 2 else ctx.fail("give one statement file, or one file per language")
+    ),
+)
+@click.option(
+    "--langs",
+    default="en,es",
+    show_default=True,
+    help="The statement's two languages, in file order.",
+    callback=lambda ctx, _param, value: (
+        codes
+        if len(codes := tuple(c.strip() for c in value.split(",") if c.strip())) == 2 and codes[0] != codes[1]
+        else ctx.fail(f"--langs: '{value}' is not two different language codes, such as en,es")
+    ),
+)
+@click.option("--write", is_flag=True, help="Append the drafts to the posts list of the --config file.")
+def excerpts(
+    config: Path, verbose: bool, statement_files: tuple[Path, ...], langs: tuple[str, str], write: bool
+) -> None:
+    """Propose draft posts from a bilingual statement: its closing slogans and its strongest excerpts.
+
+    STATEMENT holds both languages one after the other, or give one file per language. The
+    languages are aligned paragraph by paragraph and sentence by sentence; every pair the tool is
+    unsure of is a warning and is left out. Drafts take queue slots. Prints posts.yaml entries, or
+    with --write appends them to posts.yaml, skipping any already there, and validates the result.
+    """
+    from scheduler import excerpts as drafting
+
+    languages = langs
+    campaign = _campaign_or_exit(content.check(config), str(config)) if config.exists() or write else None
+    alignment = drafting.read_statement(statement_files, languages)
+    platforms = drafting.platforms_of(campaign, languages)
+    has_attribution = campaign is not None and all(lang in campaign.defaults.attribution for lang in languages)
+    attribution = None if has_attribution else drafting.attribution_from(alignment)
+    drafts = drafting.propose(alignment, platforms, attribution)
+    warnings = list(alignment.warnings)
+    if campaign is None:
+        warnings.append(f"no {config}: counting against X 280, Mastodon 500 and Bluesky 300")
+    no_queue = campaign is not None and campaign.queue is None
+    if no_queue:
+        warnings.append(f"{config} has no queue: drafts have no time, so add a queue (or an `at` to each)")
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if not write:
+        slogans = sum(1 for d in drafts if "slogan" in d.card)
+        header = [
+            f"Draft posts from {', '.join(p.name for p in statement_files)}: {_plural(slogans, 'slogan')}, "
+            f"{_plural(len(drafts) - slogans, 'excerpt')}. Proofread, then paste under `posts:`",
+            "(or run again with --write). Without `at` or `every`, each takes the next queue slot.",
+        ]
+        if no_queue:
+            header.append(f"{config.name} has no queue: add one, or give each post an `at`, or validate rejects them.")
+        click.echo(drafting.render(drafts, header), nl=False)
+        return
+    if no_queue:
+        raise SchedulerError(f"{config}: nothing written; add a queue first (see README.md, `queue:`)")
+    result = drafting.write(config, drafts)
+    for post_id, why in result.skipped:
+        click.echo(f"skipped {post_id}: {why}")
+    added = ", ".join(result.added) or "nothing"
+    click.echo(f"Added {_plural(len(result.added), 'post')} to {config}: {added}")
+    report = content.check(config)
+    for problem in report.problems:
+        click.echo(problem.render(str(config)))
+    click.echo(f"{config}: {_plural(len(report.errors), 'error')}, {_plural(len(report.warnings), 'warning')}")
+    if report.errors:
+        sys.exit(EXIT_PROBLEMS)
+
+
 def _campaign_or_exit(report: content.Report, name: str) -> Campaign:
     """The campaign, or every error printed and exit 1."""
     if report.campaign is None:
