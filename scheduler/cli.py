@@ -567,6 +567,20 @@ def accounts_check(config: Path, verbose: bool) -> None:
     sys.exit(EXIT_PROBLEMS if failed else 0)
 
 
+# Checked in callbacks, not in the command, so a usage error exits 2 like click's own.
+def _one_or_two_files(ctx: click.Context, files: tuple[Path, ...]) -> tuple[Path, ...]:
+    if len(files) > 2:
+        ctx.fail("give one statement file, or one file per language")
+    return files
+
+
+def _two_languages(ctx: click.Context, value: str) -> tuple[str, ...]:
+    codes = tuple(code.strip() for code in value.split(",") if code.strip())
+    if len(codes) != 2 or codes[0] == codes[1]:
+        ctx.fail(f"--langs: '{value}' is not two different language codes, such as en,es")
+    return codes
+
+
 @cli.command()
 @common_options
 @click.argument(
@@ -575,21 +589,14 @@ def accounts_check(config: Path, verbose: bool) -> None:
     required=True,
     metavar="STATEMENT [STATEMENT_ES]",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    # Checked here, not in the command, so a usage error exits 2 like click's own.
-    callback=lambda ctx, _param, files: (
-        files if len(files) <= 2 else ctx.fail("give one statement file, or one file per language")
-    ),
+    callback=lambda ctx, _param, files: _one_or_two_files(ctx, files),
 )
 @click.option(
     "--langs",
     default="en,es",
     show_default=True,
     help="The statement's two languages, in file order.",
-    callback=lambda ctx, _param, value: (
-        codes
-        if len(codes := tuple(c.strip() for c in value.split(",") if c.strip())) == 2 and codes[0] != codes[1]
-        else ctx.fail(f"--langs: '{value}' is not two different language codes, such as en,es")
-    ),
+    callback=lambda ctx, _param, value: _two_languages(ctx, value),
 )
 @click.option("--write", is_flag=True, help="Append the drafts to the posts list of the --config file.")
 def excerpts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -152,9 +153,10 @@ def _postgres_tool(name: str) -> str:
     return str(found)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root)."""
+@contextlib.contextmanager
+def start_postgres() -> Iterator[str]:
+    """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root);
+    yields its URL and stops it afterwards. Outside pytest too (bench/reliability.py)."""
     # Not under pytest's temp root: that is private to root, and the server runs as `postgres`.
     folder = Path(tempfile.mkdtemp(prefix="scheduler-postgres-"))
     data, port = folder / "data", free_port()
@@ -174,6 +176,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         run(_postgres_tool("pg_ctl"), "-D", str(data), "-m", "fast", "stop")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root)."""
+    with start_postgres() as url:
+        yield url
 
 
 @dataclass
