@@ -543,23 +543,14 @@ def accounts() -> None:
 @common_options
 def accounts_check(config: Path, verbose: bool) -> None:
     """Log in to every enabled account and report who it is, posting nothing. Exit 1 if any fails."""
-    from scheduler.credentials import Credentials, install_redaction
-    from scheduler.platforms import connect
-
-    report = content.check(config, now=datetime.now(UTC))
-    campaign = _campaign_or_exit(report, str(config))
-    project = config.resolve().parent
-    state = files.state_dir(project)
-    credentials = Credentials.load(project, os.environ)
-    install_redaction(credentials.secrets_of((a, acc.platform) for a, acc in campaign.accounts.items()))
+    session = _open(config, None, datetime.now(UTC))
     failed = 0
-    for account_id, account in campaign.accounts.items():
+    for account_id, account in session.campaign.accounts.items():
         if not account.enabled:
             click.echo(f"disabled  {account_id} ({account.platform}): enabled: false in {config.name}")
             continue
         try:
-            secrets = credentials.for_account(account_id, account.platform)
-            who = connect(account_id, account, secrets, project, state / "sessions").check()
+            who = session.publisher.platform(account_id).check()
             click.echo(f"ok        {account_id} ({account.platform}): {who}")
         except SchedulerError as exc:
             failed += 1
