@@ -24,7 +24,8 @@ from scheduler.publish import Publisher
 log = logging.getLogger(__name__)
 
 WATCH_EVERY = timedelta(seconds=1)
-SHUTDOWN_BOUND = 30.0  # seconds an in-flight delivery may take to finish on SIGTERM
+SHUTDOWN_BOUND = 30.0
+RETRY_STEP = timedelta(seconds=15)  # seconds an in-flight delivery may take to finish on SIGTERM
 
 
 class Daemon:
@@ -62,7 +63,12 @@ class Daemon:
         with self.stepping:
             if self.stopping.is_set():
                 return
-            result = dispatch.step(self.publisher, self.clock(), self.stopping)
+            try:
+                result = dispatch.step(self.publisher, self.clock(), self.stopping)
+            except Exception:  # a ledger or network hiccup must not stop the campaign: try again soon
+                log.exception("the delivery step failed; trying again in %s", RETRY_STEP)
+                self._wake_at(self.clock() + RETRY_STEP)
+                return
             self.webhook.notify(result)
             if result.next_wake is not None and not self.stopping.is_set():
                 self._wake_at(result.next_wake)

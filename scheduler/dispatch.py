@@ -128,7 +128,9 @@ def next_wake(publisher: Publisher, now: datetime) -> datetime:
         if record.retry_at is not None:
             candidates.append(record.retry_at)
         elif record.state == CLAIMED and record.lease_until is not None:
-            candidates.append(record.lease_until)
+            # A claim left by a dead process is taken over once its last request had time to land.
+            settled = record.updated_at + timedelta(seconds=publisher.timeout + 2)
+            candidates.append(min(record.lease_until, settled))
     return max(min(candidates), now + timedelta(milliseconds=100))
 
 

@@ -35,6 +35,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
@@ -353,9 +355,13 @@ class Ledger:
     @_transaction
     def set_setting(self, connection: Connection, name: str, value: str | None) -> None:
         """Set (or, with None, remove) a setting every process sharing this ledger sees."""
-        connection.execute(settings.delete().where(settings.c.name == name))
-        if value is not None:
-            connection.execute(insert(settings).values(name=name, value=value))
+        if value is None:
+            connection.execute(settings.delete().where(settings.c.name == name))
+            return
+        # One atomic upsert: daemons setting it at the same moment must not collide.
+        dialect = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+        statement = dialect(settings).values(name=name, value=value)
+        connection.execute(statement.on_conflict_do_update(index_elements=[settings.c.name], set_={"value": value}))
 
     def _row(self, connection: Connection, delivery: Delivery) -> Any:
         return connection.execute(select(deliveries).where(_key(delivery))).first()

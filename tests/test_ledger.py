@@ -146,3 +146,25 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
     with ledger.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_settings_set_at_the_same_moment_never_collide(url: str) -> None:
+    ledgers = [Ledger(url), Ledger(url)]
+    failures: list[Exception] = []
+
+    def keep_setting(ledger: Ledger) -> None:
+        for second in range(150):
+            try:
+                ledger.set_setting("last_step_at", f"2026-11-28T05:00:{second % 60:02d}Z")
+            except SchedulerError as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=keep_setting, args=(ledger,)) for ledger in ledgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert ledgers[0].setting("last_step_at") is not None
+    ledgers[0].set_setting("last_step_at", None)
+    assert ledgers[1].setting("last_step_at") is None
