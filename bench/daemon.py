@@ -27,7 +27,7 @@ from mastodon_mock.testing import MockServer  # noqa: E402
 
 from scheduler.models import Recurrence  # noqa: E402
 from scheduler.timeline import recurrence_instants  # noqa: E402
-from tests.conftest import PDS_DIR, X_CREDENTIAL, free_port, new_bsky_account, x_environment  # noqa: E402
+from tests.conftest import X_CREDENTIAL, new_bsky_account, start_pds, x_environment  # noqa: E402
 from tests.peers.x_stub.server import XStub  # noqa: E402
 
 DELIVERIES = 20
@@ -70,16 +70,10 @@ def proc_figures(pid: int) -> tuple[float, float]:
 def main() -> None:
     expansion()
     folder = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
-    pidfile = folder / "pds.pid"
-    pds_port = free_port()
-    env = {**os.environ, "PDS_PORT": str(pds_port), "PLC_PORT": str(free_port()), "PDS_LOG": str(folder / "pds.log")}
-    subprocess.run(["bash", str(PDS_DIR / "run.sh"), str(pidfile)], env=env, check=True, capture_output=True)
-    pds_url = f"http://127.0.0.1:{pds_port}"
     try:
-        with MockServer() as mastodon, XStub(credentials=[X_CREDENTIAL]) as x_stub:
+        with start_pds(folder) as pds_url, MockServer() as mastodon, XStub(credentials=[X_CREDENTIAL]) as x_stub:
             run(folder, pds_url, mastodon, x_stub)
     finally:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
 
 

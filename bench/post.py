@@ -151,31 +151,6 @@ class Clock:
 
 
 @contextmanager
-def pds(folder: Path) -> Iterator[str]:
-    """The local Bluesky PDS, started by tests/peers/pds/run.sh on free ports, stopped by stop.sh."""
-    from tests.conftest import PDS_DIR, free_port
-
-    pidfile = folder / "pds.pid"
-    port = free_port()
-    env = {**os.environ, "PDS_PORT": str(port), "PLC_PORT": str(free_port()), "PDS_LOG": str(folder / "pds.log")}
-    try:
-        started = subprocess.run(
-            ["bash", str(PDS_DIR / "run.sh"), str(pidfile)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,  # a fresh machine builds the PDS first
-            check=False,
-        )
-        if started.returncode != 0:
-            raise BenchError(f"the local PDS did not start (run.sh exit {started.returncode}):\n{started.stderr}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, timeout=60)
-
-
-@contextmanager
 def mastodon(folder: Path) -> Iterator[str]:
     """mastodon-mock in this process (a uvicorn thread), seeded with alice; its media under `folder`."""
     from mastodon_mock.config import DatabaseConfig, MastodonMockConfig
@@ -643,7 +618,7 @@ def main() -> int:
 
 
 def benchmark(runs: int, node: str, *, profile: bool) -> int:
-    from tests.conftest import new_bsky_account
+    from tests.conftest import new_bsky_account, start_pds
 
     node_version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     if not Path(TIME).is_file():
@@ -652,7 +627,7 @@ def benchmark(runs: int, node: str, *, profile: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-post-") as folder:
         work = Path(folder)
         print("starting the peers: the Bluesky PDS (tests/peers/pds/run.sh) and mastodon-mock", flush=True)
-        with pds(work) as pds_url, mastodon(work) as mastodon_url:
+        with start_pds(work) as pds_url, mastodon(work) as mastodon_url:
             account = new_bsky_account(pds_url)
             project = work / "project"
             shutil.copytree(ROOT / "assets", project / "assets")

@@ -73,12 +73,11 @@ from scheduler.ledger import (  # noqa: E402
 from scheduler.models import Delivery  # noqa: E402
 from scheduler.publish import Outcome, Publisher  # noqa: E402
 from tests.conftest import (  # noqa: E402
-    PDS_DIR,
     X_CREDENTIAL,
     PdsAccount,
-    free_port,
     mastodon_fault,
     new_bsky_account,
+    start_pds,
     start_postgres,
     x_environment,
 )
@@ -181,29 +180,6 @@ class Peers:
 
 
 @contextlib.contextmanager
-def pds(work: Path) -> Iterator[str]:
-    """The local PDS (tests/peers/pds/run.sh) on free ports, stopped afterwards."""
-    pidfile = work / "pds.pid"
-    port = free_port()
-    env = {**os.environ, "PDS_PORT": str(port), "PLC_PORT": str(free_port()), "PDS_LOG": str(work / "pds.log")}
-    try:
-        started = subprocess.run(
-            ["bash", str(PDS_DIR / "run.sh"), str(pidfile)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if started.returncode != 0:
-            raise RuntimeError(f"the local PDS did not start:\n{started.stdout}{started.stderr}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, capture_output=True, timeout=60)
-
-
-@contextlib.contextmanager
 def mastodon_mock(work: Path) -> Iterator[MockServer]:
     """mastodon-mock in this process, its database and media under `work` (removed afterwards)."""
     folder = work / "mastodon-mock"
@@ -234,7 +210,7 @@ def serving(proxy: FaultProxy) -> Iterator[FaultProxy]:
 @contextlib.contextmanager
 def start_peers(work: Path) -> Iterator[Peers]:
     with contextlib.ExitStack() as stack:
-        pds_url = stack.enter_context(pds(work))
+        pds_url = stack.enter_context(start_pds(work))
         mastodon = stack.enter_context(mastodon_mock(work))
         x = stack.enter_context(XStub(credentials=[X_CREDENTIAL], rate_limits=UNLIMITED, tweets_24h_limit=100_000))
         proxy = stack.enter_context(serving(QuietProxy(pds_url)))

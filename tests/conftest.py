@@ -88,20 +88,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def pds_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if os.environ.get("PDS_URL"):
-        yield os.environ["PDS_URL"].rstrip("/")
-        return
-    folder = tmp_path_factory.mktemp("pds")
+@contextlib.contextmanager
+def start_pds(folder: Path) -> Iterator[str]:
+    """The local Bluesky PDS (tests/peers/pds/run.sh) on free loopback ports; stopped afterwards."""
     pidfile = folder / "pds.pid"
     port = free_port()
-    env = {
-        **os.environ,
-        "PDS_PORT": str(port),
-        "PLC_PORT": str(free_port()),
-        "PDS_LOG": str(folder / "pds.log"),
-    }
+    env = {**os.environ, "PDS_PORT": str(port), "PLC_PORT": str(free_port()), "PDS_LOG": str(folder / "pds.log")}
     try:
         started = subprocess.run(
             ["bash", str(PDS_DIR / "run.sh"), str(pidfile)],
@@ -112,18 +104,25 @@ def pds_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             timeout=900,  # a fresh machine builds the PDS first (about a minute)
             check=False,
         )
-    except subprocess.TimeoutExpired:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False)
-        pytest.fail("tests/peers/pds/run.sh did not finish within 15 minutes")
-    if started.returncode != 0:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False)
-        pytest.fail(
-            f"the local PDS did not start (run.sh exit {started.returncode}):\n{started.stdout}{started.stderr}"
-        )
-    try:
+        if started.returncode != 0:
+            raise RuntimeError(
+                f"the local PDS did not start (run.sh exit {started.returncode}):\n{started.stdout}{started.stderr}"
+            )
         yield f"http://127.0.0.1:{port}"
     finally:
-        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, timeout=60)
+        subprocess.run(["bash", str(PDS_DIR / "stop.sh"), str(pidfile)], check=False, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pds_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("PDS_URL"):
+        yield os.environ["PDS_URL"].rstrip("/")
+        return
+    try:
+        with start_pds(tmp_path_factory.mktemp("pds")) as url:
+            yield url
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass(frozen=True)
@@ -157,8 +156,9 @@ def _postgres_tool(name: str) -> str:
 def start_postgres() -> Iterator[str]:
     """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root);
     yields its URL and stops it afterwards. Outside pytest too (bench/reliability.py)."""
-    # Not under pytest's temp root: that is private to root, and the server runs as `postgres`.
-    folder = Path(tempfile.mkdtemp(prefix="scheduler-postgres-"))
+    # In /tmp itself, not under $TMPDIR (the tests point it at a folder private to root): the
+    # server runs as `postgres`.
+    folder = Path(tempfile.mkdtemp(prefix="scheduler-postgres-", dir="/tmp"))
     data, port = folder / "data", free_port()
     as_postgres: list[str] = []
     if os.geteuid() == 0:
