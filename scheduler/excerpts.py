@@ -22,7 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from scheduler import statement, text
 from scheduler.errors import SchedulerError
 from scheduler.models import Campaign
-from scheduler.statement import Alignment, SentencePair
+from scheduler.statement import MONTH_NAMES, Alignment, SentencePair
 
 # Used when the campaign names no accounts to count against.
 DEFAULT_PLATFORMS = ("x", "mastodon", "bluesky")
@@ -32,36 +32,6 @@ QUOTES = {"en": ("“", "”"), "es": ("«", "»")}
 AUTHOR = {
     "en": "Black Alliance for Peace Haiti/Americas Team",
     "es": "Equipo Haití/Américas de la Alianza Negra por la Paz",
-}
-_MONTH_NAMES = {
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-    "es": [
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ],
 }
 MAX_EXCERPTS = 10
 MIN_SCORE = 2.0
@@ -294,7 +264,7 @@ def attribution_from(alignment: Alignment) -> dict[str, str]:
 
 
 def format_date(day: date, language: str) -> str:
-    month = _MONTH_NAMES.get(language, _MONTH_NAMES["en"])[day.month - 1]
+    month = MONTH_NAMES.get(language, MONTH_NAMES["en"])[day.month - 1]
     return f"{day.day} de {month} de {day.year}" if language == "es" else f"{day.day} {month} {day.year}"
 
 

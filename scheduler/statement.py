@@ -20,47 +20,38 @@ from datetime import date
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SLOGAN_MAX_WORDS = 8
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+}
 _MONTHS = {
-    **{
-        name: number
-        for number, name in enumerate(
-            (
-                "january",
-                "february",
-                "march",
-                "april",
-                "may",
-                "june",
-                "july",
-                "august",
-                "september",
-                "october",
-                "november",
-                "december",
-            ),
-            1,
-        )
-    },
-    **{
-        name: number
-        for number, name in enumerate(
-            (
-                "enero",
-                "febrero",
-                "marzo",
-                "abril",
-                "mayo",
-                "junio",
-                "julio",
-                "agosto",
-                "septiembre",
-                "octubre",
-                "noviembre",
-                "diciembre",
-            ),
-            1,
-        )
-    },
+    **{name.lower(): number for names in MONTH_NAMES.values() for number, name in enumerate(names, 1)},
     "setiembre": 9,
 }
 # A dateline opens the first paragraph: an optional bullet, a date with a year, then a dash.

@@ -22,7 +22,10 @@ SLOGANS = {
 }
 PLATFORMS = ("x", "mastodon", "bluesky")
 
-pytestmark = pytest.mark.skipif(not STATEMENT.exists(), reason=f"the statement is not at {STATEMENT}")
+
+@pytest.fixture(autouse=True)
+def _statement_is_there() -> None:
+    assert STATEMENT.is_file(), f"the statement is expected at {STATEMENT} (beside the clone, in shared/)"
 
 
 @pytest.fixture
