@@ -13,8 +13,17 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -e /usr/lib/x86_64-linux-gnu/libfribidi.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libfribidi.so.0 ] || need+=(libfribidi0)
 if [ "${#need[@]}" -gt 0 ]; then
-  apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt=(apt-get)
+  elif command -v sudo >/dev/null 2>&1; then
+    apt=(sudo DEBIAN_FRONTEND=noninteractive apt-get)
+  else
+    echo "tests/run.sh: missing Debian packages, and not root with no sudo to install them; as root run:" >&2
+    echo "  apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  "${apt[@]}" update -q
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q "${need[@]}"
 fi
 
 python3 -m venv .venv

@@ -9,7 +9,7 @@ import pytest
 from scheduler import content
 from tests.conftest import ROOT
 
-STATEMENT = ROOT.parent / "shared" / "content" / "mss-statement-2024-10-14.txt"
+STATEMENT = ROOT / "content" / "mss-statement-2024-10-14.txt"
 SLOGANS = {
     "U.S. out of Haiti!": "¡EE.UU. fuera de Haití!",
     "Kenya out of Haiti!": "¡Kenia fuera de Haití!",
@@ -20,7 +20,7 @@ SLOGANS = {
 
 @pytest.fixture(scope="module")
 def statement() -> str:
-    assert STATEMENT.is_file(), f"the statement is expected at {STATEMENT}"
+    assert STATEMENT.is_file(), f"the statement is expected at {STATEMENT} (content/ in the repository)"
     return STATEMENT.read_text(encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ import yaml
 from scheduler import statement, text
 from tests.conftest import NOW, ROOT, Result
 
-STATEMENT = ROOT.parent / "shared" / "content" / "mss-statement-2024-10-14.txt"
+STATEMENT = ROOT / "content" / "mss-statement-2024-10-14.txt"
 SLOGANS = {
     "U.S. out of Haiti!": "¡EE.UU. fuera de Haití!",
     "Kenya out of Haiti!": "¡Kenia fuera de Haití!",
@@ -25,7 +25,7 @@ PLATFORMS = ("x", "mastodon", "bluesky")
 
 @pytest.fixture(autouse=True)
 def _statement_is_there() -> None:
-    assert STATEMENT.is_file(), f"the statement is expected at {STATEMENT} (beside the clone, in shared/)"
+    assert STATEMENT.is_file(), f"the statement is expected at {STATEMENT} (content/ in the repository)"
 
 
 @pytest.fixture

@@ -1,0 +1,195 @@
+"""What every command shares: options, logging, error handling, opening the campaign and its ledger."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from scheduler import content, files
+from scheduler.cards import CardStore
+from scheduler.errors import SchedulerError
+from scheduler.models import Campaign
+
+if TYPE_CHECKING:  # the publishing machinery loads only for the commands that publish
+    from scheduler.ledger import Ledger
+    from scheduler.publish import Publisher
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_PROBLEMS = 1
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not an ISO time such as 2026-12-01T09:00-05:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"'{value}' has no UTC offset; add one, e.g. {value}-05:00 or {value}Z")
+    return moment
+
+
+def now_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--now", callback=_parse_now, metavar="ISO", help=help_text)
+
+
+def common_options(command: F) -> F:
+    """--config, -v and --debug, which every command takes, and the error handling they share."""
+
+    @click.option(
+        "--config",
+        "config",
+        type=click.Path(path_type=Path),
+        default=Path("posts.yaml"),
+        envvar="SCHEDULER_CONFIG",
+        show_default=True,
+        show_envvar=True,
+        help="The campaign file.",
+    )
+    @click.option("-v", "--verbose", is_flag=True, help="Say more.")
+    @click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+    @click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per log line, for log collectors.",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, verbose: bool, debug: bool, log_format: str, **kwargs: Any) -> Any:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            JsonFormatter()
+            if log_format == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        logging.basicConfig(
+            level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
+            handlers=[handler],
+            force=True,
+        )
+        # APScheduler narrates every wake-up at INFO: only its problems are news.
+        logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
+        try:
+            return command(*args, verbose=verbose, **kwargs)
+        except SchedulerError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_PROBLEMS)
+        except Exception as exc:  # a bug: say so in one line unless asked for the traceback
+            if debug:
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", err=True)
+            sys.exit(EXIT_PROBLEMS)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def ledger_option(command: F) -> F:
+    option = click.option(
+        "--ledger",
+        "ledger_url",
+        envvar="SCHEDULER_LEDGER",
+        show_envvar=True,
+        metavar="URL",
+        help="Ledger database URL.  [default: sqlite:///state/ledger.sqlite3 beside posts.yaml]",
+    )
+    return option(command)
+
+
+@dataclass
+class _Session:
+    """What the publishing commands share: the campaign, its ledger, its cards and credentials."""
+
+    config: Path
+    report: content.Report
+    campaign: Campaign
+    project: Path
+    ledger: Ledger
+    publisher: Publisher
+
+
+def _request_timeout() -> float:
+    """Seconds each platform request may take ($SCHEDULER_REQUEST_TIMEOUT, default 30)."""
+    raw = os.environ.get("SCHEDULER_REQUEST_TIMEOUT", "30")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise SchedulerError(f"SCHEDULER_REQUEST_TIMEOUT is '{raw}'; give a number of seconds") from None
+    if not 1 <= seconds <= 600:
+        raise SchedulerError(f"SCHEDULER_REQUEST_TIMEOUT is {raw}; give between 1 and 600 seconds")
+    return seconds
+
+
+def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
+    from scheduler.credentials import Credentials, install_redaction
+    from scheduler.ledger import Ledger, default_url
+    from scheduler.publish import Publisher
+
+    report = content.check(config, now=now)
+    campaign = _campaign_or_exit(report, str(config))
+    project = config.resolve().parent
+    state = files.state_dir(project)
+    credentials = Credentials.load(project, os.environ)
+    install_redaction(credentials.secrets_of((a, acc.platform) for a, acc in campaign.accounts.items()))
+    ledger = Ledger(ledger_url or default_url(project))
+    publisher = Publisher(
+        campaign,
+        project,
+        ledger,
+        CardStore(state / "cards"),
+        credentials,
+        state / "sessions",
+        clock=lambda: datetime.now(UTC),
+        timeout=_request_timeout(),
+    )
+    return _Session(config, report, campaign, project, ledger, publisher)
+
+
+def _when(instant: datetime, campaign: Campaign) -> str:
+    return f"{instant.astimezone(campaign.timezone):%a %Y-%m-%d %H:%M %Z} ({instant.astimezone(UTC):%H:%M} UTC)"
+
+
+def _campaign_or_exit(report: content.Report, name: str) -> Campaign:
+    """The campaign, or every error printed and exit 1."""
+    if report.campaign is None:
+        for problem in report.problems:
+            click.echo(problem.render(name), err=True)
+        click.echo(f"{name}: {_plural(len(report.errors), 'error')}; fix them first (run validate)", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    return report.campaign
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
