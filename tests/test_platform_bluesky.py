@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from scheduler.platforms.base import (
     RetryableError,
 )
 from scheduler.platforms.bluesky import BlueskyPlatform, new_tid
-from tests.conftest import PdsAccount, free_port, new_bsky_account
+from tests.conftest import PdsAccount, Result, free_port, new_bsky_account
 from tests.peers.pds.proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,12 +260,12 @@ def test_a_refreshed_session_is_saved_for_the_next_instance(
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     session_file.write_text(":::".join([handle, did, f"{header}.{payload}.{signature}", refresh, endpoint]))
 
-    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+    make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Sesión renovada")))
 
     assert proxy.calls("com.atproto.server.refreshSession") == 1
     refreshed = session_file.read_text().split(":::")
     assert refreshed[3] != refresh  # the PDS rotated the refresh token, and the new one was kept
-    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+    make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Sesión renovada, otra vez")))
     assert proxy.calls("com.atproto.server.createSession") == 1  # only the very first instance logged in
 
 
@@ -290,11 +290,15 @@ def test_an_expired_token_during_create_is_retryable_and_forgets_the_session(
     assert get_post(reader, published.parts[0].id).value.text == "Token caducado"
 
 
-def test_an_unusable_saved_session_falls_back_to_the_app_password(bsky: PdsAccount, tmp_path: Path) -> None:
+def test_an_unusable_saved_session_falls_back_to_the_app_password(
+    bsky: PdsAccount, reader: Client, tmp_path: Path
+) -> None:
     session_file = tmp_path / f"{ACCOUNT_ID}.session"
     session_file.write_text(f"{bsky.handle}:::{bsky.did}:::not-a-jwt:::not-a-jwt:::{bsky.url}/xrpc")
 
-    assert make_platform(bsky, tmp_path).check() == f"@{bsky.handle}"
+    published = make_platform(bsky, tmp_path).publish(Attempt(outgoing("Sesión ilegible")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Sesión ilegible"
     assert "not-a-jwt" not in session_file.read_text()
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
 
@@ -316,6 +320,46 @@ def test_a_wrong_app_password_is_an_auth_error_naming_the_variable(bsky: PdsAcco
 def test_a_missing_app_password_is_an_auth_error(bsky: PdsAccount, tmp_path: Path) -> None:
     with pytest.raises(AuthError, match=VARIABLE):
         make_platform(bsky, tmp_path, password="").check()
+
+
+def test_check_logs_in_with_the_app_password_and_publish_reuses_that_session(
+    bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    first = session_file.read_text()
+
+    assert make_platform(bsky, tmp_path, service=proxy.url).check() == f"@{bsky.handle}"
+
+    assert proxy.calls("com.atproto.server.createSession") == 2  # the saved session was not taken as proof
+    assert proxy.calls("com.atproto.server.getSession") == 0
+    assert session_file.read_text() != first  # the fresh session replaced the saved one
+    make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Con la sesión de check")))
+    assert proxy.calls("com.atproto.server.createSession") == 2
+    assert proxy.calls("com.atproto.server.getSession") == 1
+
+
+def test_check_refuses_a_wrong_app_password_despite_a_saved_session(
+    bsky: PdsAccount, reader: Client, tmp_path: Path
+) -> None:
+    make_platform(bsky, tmp_path).check()
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    assert session_file.exists()
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+
+    with pytest.raises(AuthError) as raised:
+        make_platform(bsky, tmp_path, password=wrong).check()
+
+    assert raised.value.variables == (VARIABLE,)
+    assert str(raised.value).startswith(f"Bluesky refused the app password of @{bsky.handle}")
+    assert VARIABLE in str(raised.value)
+    assert wrong not in str(raised.value)
+    assert not session_file.exists()
+    # Nothing is left that would let a run with the wrong password post.
+    before = count_posts(reader, bsky.did)
+    with pytest.raises(AuthError, match=VARIABLE):
+        make_platform(bsky, tmp_path, password=wrong).publish(Attempt(outgoing("No debe salir")))
+    assert count_posts(reader, bsky.did) == before
 
 
 @pytest.mark.parametrize("resuming", [True, False], ids=["resuming-looks-first", "create-refused-then-found"])
@@ -467,3 +511,68 @@ def test_nothing_left_to_do_makes_no_call(bsky: PdsAccount, tmp_path: Path) -> N
     fresh = make_platform(bsky, tmp_path / "elsewhere", service=f"http://127.0.0.1:{free_port()}")
 
     assert fresh.publish(Attempt(first.outgoing, done=list(first.done), memo=first.memo, resuming=True)) == published
+
+
+# --- through the command line ---------------------------------------------------------------------
+
+
+def write_project(project: Path, bsky: PdsAccount, service: str) -> None:
+    (project / "posts.yaml").write_text(
+        f"""
+timezone: America/New_York
+languages: [en, es]
+accounts:
+  {ACCOUNT_ID}: {{platform: bluesky, handle: {bsky.handle}, service: "{service}", languages: [en]}}
+posts:
+  - id: p1
+    text: {{en: "Hi from the check test", es: "Hola desde la prueba"}}
+    at: 2030-12-01 09:00
+""",
+        encoding="utf-8",
+    )
+
+
+def test_accounts_check_refuses_a_wrong_app_password_despite_a_saved_session(
+    project: Path, run_cli: Callable[..., Result], bsky: PdsAccount, reader: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(project, bsky, bsky.url)
+    monkeypatch.setenv(VARIABLE, bsky.app_password)
+    session_file = project / "state" / "sessions" / f"{ACCOUNT_ID}.session"
+
+    good = run_cli("accounts", "check")
+
+    assert good.exit_code == 0, good.output
+    assert good.lines == [f"ok        {ACCOUNT_ID} (bluesky): @{bsky.handle}"]
+    assert session_file.exists()
+
+    wrong = "wrong-" + secrets.token_urlsafe(12)
+    monkeypatch.setenv(VARIABLE, wrong)
+    bad = run_cli("accounts", "check")
+
+    assert bad.exit_code == 1, bad.output
+    assert bad.lines[0].startswith(f"FAILED    {ACCOUNT_ID} (bluesky): Bluesky refused the app password"), bad.output
+    assert bad.lines[0].endswith(f"; check {VARIABLE}")
+    assert wrong not in bad.output
+    assert not session_file.exists()
+    before = count_posts(reader, bsky.did)
+    posted = run_cli("post", "p1")  # no saved session is left to post with
+    assert posted.lines[0].startswith(f"failed      {ACCOUNT_ID} en  (Bluesky refused the app password"), posted.output
+    assert count_posts(reader, bsky.did) == before
+
+
+def test_accounts_check_with_the_right_app_password_over_a_saved_session_is_ok(
+    project: Path, run_cli: Callable[..., Result], bsky: PdsAccount, proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(project, bsky, proxy.url)
+    monkeypatch.setenv(VARIABLE, bsky.app_password)
+    session_file = project / "state" / "sessions" / f"{ACCOUNT_ID}.session"
+    assert run_cli("accounts", "check").exit_code == 0
+    saved = session_file.read_text()
+
+    again = run_cli("accounts", "check")
+
+    assert again.exit_code == 0, again.output
+    assert again.lines == [f"ok        {ACCOUNT_ID} (bluesky): @{bsky.handle}"]
+    assert proxy.calls("com.atproto.server.createSession") == 2  # the password was checked both times
+    assert session_file.read_text() != saved  # and the saved session refreshed
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600

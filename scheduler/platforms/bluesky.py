@@ -82,7 +82,10 @@ class BlueskyPlatform:
     # --- the Platform protocol ----------------------------------------------------------------
 
     def check(self) -> str:
-        self._login()
+        # Always a fresh login: a saved session proves nothing about the configured app password,
+        # and a refusal removes the saved session so no later run can post without it.
+        self._client = None
+        self._login(fresh=True)
         return f"@{self._handle}"
 
     def image_limit(self) -> int | None:
@@ -117,13 +120,14 @@ class BlueskyPlatform:
 
     # --- session ------------------------------------------------------------------------------
 
-    def _login(self) -> None:
-        """Reuse the saved session if the server still takes it; otherwise create one (rate limited)."""
+    def _login(self, *, fresh: bool = False) -> None:
+        """Reuse the saved session if the server still takes it (unless `fresh`); otherwise create one
+        (rate limited) with the app password."""
         if self._client is not None:
             return
         if not self._password:
             raise AuthError(f"no app password for Bluesky account {self.account_id}", (self._variable,))
-        saved = self._saved_session()
+        saved = None if fresh else self._saved_session()
         if saved is not None:
             client = self._new_client()
             try:
