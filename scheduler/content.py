@@ -55,6 +55,15 @@ class Report:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.WARNING]
 
+    def warn_post(self, post_id: str, message: str) -> None:
+        """Add a warning found outside the file (in the ledger), at that post's id."""
+        assert self.campaign is not None
+        assert self.document is not None
+        index = next(i for i, post in enumerate(self.campaign.posts) if post.id == post_id)
+        path = ("posts", index, "id")
+        line, column = self.document.locate(path)
+        self.problems.append(Problem(line, column, format_path(path), message, Severity.WARNING))
+
 
 def load(path: Path, *, now: datetime | None = None) -> Campaign:
     """The campaign in `path`; raises ContentError listing every error when it has any."""
@@ -64,10 +73,13 @@ def load(path: Path, *, now: datetime | None = None) -> Campaign:
     return report.campaign
 
 
-def check(path: Path, *, now: datetime | None = None) -> Report:
-    """Every problem with the campaign file at `path`, and the campaign if it has no errors."""
+def check(path: Path, *, now: datetime | None = None, went_out: frozenset[str] = frozenset()) -> Report:
+    """Every problem with the campaign file at `path`, and the campaign if it has no errors.
+
+    `went_out`: the posts the ledger holds as published, whose past times are no news.
+    """
     with _collector_paused():
-        return _check(path, now)
+        return _check(path, now, went_out)
 
 
 @contextlib.contextmanager
@@ -83,12 +95,12 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check(path: Path, now: datetime | None) -> Report:
+def _check(path: Path, now: datetime | None, went_out: frozenset[str]) -> Report:
     try:
         document = read(path)
     except SourceError as exc:
         return Report(path, None, [exc.problem])
-    checker = _Checker(document, path.resolve().parent, now or datetime.now(UTC))
+    checker = _Checker(document, path.resolve().parent, now or datetime.now(UTC), went_out)
     campaign = checker.run()
     problems = sorted(set(checker.problems))
     has_errors = any(p.severity is Severity.ERROR for p in problems)
@@ -100,6 +112,7 @@ class _Checker:
     doc: Document
     root: Path
     now: datetime
+    went_out: frozenset[str]
     problems: list[Problem] = field(default_factory=list)
     secret_paths: set[Path_] = field(default_factory=set)
     failed_sections: set[str] = field(default_factory=set)
@@ -477,7 +490,7 @@ class _Logic:
     def _timing(self, where: Path_, post: Post) -> None:
         c = self.checker
         local = self.campaign.timezone
-        if post.at is not None and post.at < self.checker.now:
+        if post.at is not None and post.at < self.checker.now and post.id not in self.checker.went_out:
             c.warn(
                 (*where, "at"),
                 f"{post.at.astimezone(local):%Y-%m-%d %H:%M %Z} is in the past; "

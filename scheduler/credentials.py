@@ -26,15 +26,11 @@ class Credentials:
     @classmethod
     def load(cls, project: Path, environ: Mapping[str, str]) -> Credentials:
         """The environment over `.env` beside posts.yaml (the environment wins)."""
-        dotenv = project / ".env"
-        values: dict[str, str] = {}
-        if dotenv.is_file():
-            mode = dotenv.stat().st_mode
-            if mode & (stat.S_IRGRP | stat.S_IROTH):
-                log.warning("%s can be read by other users; run: chmod 600 %s", dotenv, dotenv)
-            values = {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
-        values.update(environ)
-        return cls(values)
+        return cls({**read_dotenv(project, warn=True), **environ})
+
+    def get(self, name: str) -> str | None:
+        """A setting (SCHEDULER_...) from the environment or .env."""
+        return self._values.get(name) or None
 
     def for_account(self, account_id: str, platform: str) -> dict[str, str]:
         """The account's secrets by name (API_KEY, ...); AuthError naming every missing variable."""
@@ -54,6 +50,19 @@ class Credentials:
                 if value:
                     found.append(value)
         return found
+
+
+def read_dotenv(project: Path, *, warn: bool = False) -> dict[str, str]:
+    """The `.env` file beside posts.yaml: secrets, and settings every command shares (SCHEDULER_LEDGER...)."""
+    dotenv = project / ".env"
+    try:
+        if not dotenv.is_file():
+            return {}
+        if warn and dotenv.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            log.warning("%s can be read by other users; run: chmod 600 %s", dotenv, dotenv)
+        return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
+    except OSError:  # unreadable for this user: the environment alone decides
+        return {}
 
 
 class Redactor(logging.Filter):

@@ -38,3 +38,8 @@ def state_dir(project: Path) -> Path:
     folder.mkdir(mode=0o700, exist_ok=True)
     folder.chmod(0o700)
     return folder
+
+
+def default_ledger_url(project: Path) -> str:
+    """The ledger when nothing says otherwise: state/ledger.sqlite3 beside posts.yaml."""
+    return f"sqlite:///{project / 'state' / 'ledger.sqlite3'}"

@@ -9,6 +9,7 @@ Every change is one transaction; nothing is ever deleted or silently reset.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -41,19 +42,24 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 
 from scheduler.errors import SchedulerError
+from scheduler.files import default_ledger_url
 from scheduler.models import Delivery
 
 log = logging.getLogger(__name__)
 
-PENDING, CLAIMED, PUBLISHED, FAILED, UNCONFIRMED, EXPIRED = (
+PENDING, CLAIMED, PUBLISHED, FAILED, UNCONFIRMED, EXPIRED, HELD, REMOVED = (
     "pending",
     "claimed",
     "published",
     "failed",
     "unconfirmed",
     "expired",
+    "held",  # same text and card as something already published: waits for a person's --force
+    "removed",  # its post left posts.yaml while it waited
 )
-SCHEMA_VERSION = 1
+# What went out, or may have: never sent again by an edit.
+OUT = (PUBLISHED, UNCONFIRMED, CLAIMED)
+SCHEMA_VERSION = 2
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -76,6 +82,7 @@ deliveries = Table(
     Column("memo", Text, nullable=False),  # the platform adapter's own state, JSON
     Column("parts", Text, nullable=False),  # [{"id": ..., "url": ...}] of what was created, JSON
     Column("error", Text),
+    Column("fingerprint", String(64)),  # what it publishes (text and card), to recognise a repeat
     Column("created_at", String(20), nullable=False),
     Column("updated_at", String(20), nullable=False),
     UniqueConstraint("post_id", "due", "account", "language", name="delivery_key"),
@@ -117,14 +124,14 @@ class Record:
     parts: list[dict[str, str]]
     error: str | None
     updated_at: datetime
+    fingerprint: str | None = None
 
     @property
     def urls(self) -> list[str]:
         return [part["url"] for part in self.parts]
 
 
-def default_url(project: Path) -> str:
-    return f"sqlite:///{project / 'state' / 'ledger.sqlite3'}"
+default_url = default_ledger_url
 
 
 def _transaction(method: Callable[Concatenate[Ledger, Connection, P], R]) -> Callable[Concatenate[Ledger, P], R]:
@@ -202,6 +209,7 @@ class Ledger:
         lease: timedelta,
         *,
         take_over: str | None = None,
+        fingerprint: str | None = None,
     ) -> Record | None:
         """Claim a pending delivery that is ready (or, with `take_over`, the stale claim of that
         token); None when another claimer holds it or it is finished."""
@@ -222,6 +230,7 @@ class Ledger:
                 lease_until=stamp(now + lease),
                 attempts=deliveries.c.attempts + 1,
                 updated_at=stamp(now),
+                **({"fingerprint": fingerprint} if fingerprint else {}),
             )
         )
         if result.rowcount != 1:
@@ -286,21 +295,23 @@ class Ledger:
 
     @_transaction
     def reopen(self, connection: Connection, delivery: Delivery, now: datetime) -> bool:
-        """Make a failed or expired delivery pending again, for a person posting it by hand."""
+        """Make a failed, expired, held or removed delivery pending again, for a person posting it by hand."""
         result = connection.execute(
             update(deliveries)
-            .where(_key(delivery), deliveries.c.state.in_((FAILED, EXPIRED)))
+            .where(_key(delivery), deliveries.c.state.in_((FAILED, EXPIRED, HELD, REMOVED)))
             .values(state=PENDING, retry_at=None, updated_at=stamp(now))
         )
         return result.rowcount == 1
 
     @_transaction
-    def expire(self, connection: Connection, delivery: Delivery, reason: str, now: datetime) -> bool:
-        """Mark a pending delivery expired (too late to go out); False if it was not pending."""
+    def expire(
+        self, connection: Connection, delivery: Delivery, reason: str, now: datetime, state: str = EXPIRED
+    ) -> bool:
+        """End a pending delivery that will not go out (expired, held or removed); False if it was not pending."""
         result = connection.execute(
             update(deliveries)
             .where(_key(delivery), deliveries.c.state == PENDING)
-            .values(state=EXPIRED, error=reason, updated_at=stamp(now))
+            .values(state=state, error=reason, updated_at=stamp(now))
         )
         return result.rowcount == 1
 
@@ -334,12 +345,13 @@ class Ledger:
 
     @_transaction
     def held_slots(self, connection: Connection, post_ids: list[str]) -> dict[str, datetime]:
-        """The queue slot each of these posts already used: it keeps it, whatever the file says now."""
+        """The queue slot each of these posts already took (whatever became of it): it keeps it, whatever
+        the file says now."""
         if not post_ids:
             return {}
         query = (
             select(deliveries.c.post_id, deliveries.c.due)
-            .where(deliveries.c.post_id.in_(post_ids), deliveries.c.state.in_((PUBLISHED, CLAIMED, UNCONFIRMED)))
+            .where(deliveries.c.post_id.in_(post_ids))
             .order_by(deliveries.c.due)
         )
         held: dict[str, datetime] = {}
@@ -362,6 +374,11 @@ class Ledger:
         dialect = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
         statement = dialect(settings).values(name=name, value=value)
         connection.execute(statement.on_conflict_do_update(index_elements=[settings.c.name], set_={"value": value}))
+
+    @_transaction
+    def settings_named(self, connection: Connection, prefix: str) -> dict[str, str]:
+        query = select(settings.c.name, settings.c.value).where(settings.c.name.startswith(prefix, autoescape=True))
+        return {str(name): str(value) for name, value in connection.execute(query)}
 
     def _row(self, connection: Connection, delivery: Delivery) -> Any:
         return connection.execute(select(deliveries).where(_key(delivery))).first()
@@ -390,6 +407,7 @@ def _record(row: Any) -> Record:
         parts=json.loads(row.parts),
         error=row.error,
         updated_at=parse_stamp(row.updated_at),
+        fingerprint=row.fingerprint,
     )
 
 
@@ -434,13 +452,87 @@ def _migrate(connection: Connection) -> None:
 
 
 # Steps from version N-1 to N, as SQL both SQLite and PostgreSQL accept.
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE deliveries ADD COLUMN fingerprint VARCHAR(64)",),
+}
+
+
+class LedgerBusyError(SchedulerError):
+    """Another process holds the ledger for longer than a command waits: try again."""
+
+
+class LedgerDamagedError(SchedulerError):
+    """The ledger file is not a readable database: a person must restore it (never reset it)."""
+
+
+def describe(url: str) -> str:
+    """The ledger's URL as it may be shown: never a password."""
+    return url.split("@")[-1] if "://" in url else url
 
 
 def _unusable(url: str, exc: Exception) -> SchedulerError:
-    where = url.split("@")[-1] if "://" in url else url  # never echo a password in the URL
+    where = describe(url)
     reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-    return SchedulerError(
-        f"the ledger {where} cannot be used ({reason}). It was left exactly as it is: restore it from a "
-        "backup or move it aside; the scheduler never resets it on its own"
-    )
+    lowered = reason.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return LedgerBusyError(
+            f"the ledger {where} is in use by another process{_holder(url)}; try again in a moment "
+            "(it was left as it is)"
+        )
+    if any(word in lowered for word in ("not a database", "malformed", "corrupt", "file is encrypted")):
+        return LedgerDamagedError(
+            f"the ledger {where} is damaged ({reason}). It was left exactly as it is: stop every daemon, "
+            "then restore the latest copy made by `run.py backup` (see README, Backups); "
+            "never delete it, or everything in it would be posted again"
+        )
+    return SchedulerError(f"the ledger {where} cannot be used ({reason}); it was left as it is")
+
+
+def _holder(url: str) -> str:
+    """Who holds a SQLite ledger, when a daemon advertised itself beside it."""
+    if not url.startswith("sqlite:///"):
+        return ""
+    from scheduler import presence
+
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    for state in (folder, folder.parent / "state"):
+        advert = presence.read(state)
+        if advert is not None:
+            return f" (the daemon {advert.describe()})"
+    return ""
+
+
+def backup(url: str, destination: Path) -> int:
+    """A consistent copy of a SQLite ledger, whatever is writing to it (SQLite's backup API, which
+    includes what is still in the write-ahead log); returns its size in bytes."""
+    import sqlite3
+
+    if not url.startswith("sqlite:///"):
+        raise SchedulerError(
+            f"the ledger {describe(url)} is a PostgreSQL database: back it up with PostgreSQL's own tool, "
+            "e.g. pg_dump --format=custom --file ledger.dump DBNAME (restore with pg_restore)"
+        )
+    source = Path(url.removeprefix("sqlite:///"))
+    if not source.is_file():
+        raise SchedulerError(f"there is no ledger at {source} to back up")
+    if destination.is_dir():
+        destination = destination / f"ledger-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite3"
+    if destination.exists():
+        raise SchedulerError(f"{destination} already exists; give a new file name")
+    partial = destination.with_name(f".{destination.name}.partial")
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(source, timeout=30)) as reading,
+            contextlib.closing(sqlite3.connect(partial)) as writing,
+        ):
+            reading.backup(writing)
+            (found,) = writing.execute("PRAGMA integrity_check").fetchone()
+        if found != "ok":
+            raise SchedulerError(f"the ledger {source} failed its integrity check ({found}); nothing was written")
+        partial.replace(destination)
+    except sqlite3.Error as exc:
+        raise _unusable(url, exc) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    destination.chmod(0o600)
+    return destination.stat().st_size

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from scheduler import text, timeline
+from scheduler import plan, text, timeline
 from scheduler.cards import CardSpec, CardStore, alt_text, specs_for
 from scheduler.errors import Problem
 from scheduler.files import write_atomic
-from scheduler.models import Campaign, Post
+from scheduler.models import Campaign, Delivery, Post
 
 MIN_WINDOW = timedelta(weeks=8)
 MAX_WINDOW = timedelta(days=366)
@@ -43,13 +43,12 @@ class _Card:
     alt: dict[str, str] = field(default_factory=dict)
 
 
-def window(campaign: Campaign, now: datetime) -> tuple[datetime, datetime]:
+def window(campaign: Campaign, now: datetime, slots: dict[str, datetime]) -> tuple[datetime, datetime]:
     """From now to the last one-off or queued post, at least eight weeks, at most a year."""
     last = now + MIN_WINDOW
     for post in campaign.posts:
         if post.at is not None:
             last = max(last, post.at + timedelta(days=1))
-    slots = timeline.assign_slots(campaign, now)
     if slots:
         last = max(last, *(instant + timedelta(days=1) for instant in slots.values()))
     return now, min(last, now + MAX_WINDOW)
@@ -64,18 +63,23 @@ def build(
     problems: list[Problem],
     config_name: str,
     on_card: Callable[[int, int], None] = lambda done, total: None,
+    snapshot: plan.Snapshot | None = None,
 ) -> Preview:
-    start, end = window(campaign, now)
-    found = timeline.occurrences(campaign, start, end)
+    """`snapshot`: the ledger, when there is one, so that what already went out is shown as such."""
+    snapshot = snapshot or plan.Snapshot()
+    slots = plan.queue_slots(campaign, snapshot, now)
+    start, end = window(campaign, now, slots)
+    found = timeline.occurrences(campaign, start, end, slots)
     posts = {post.id: post for post in campaign.posts}
     due_posts = [posts[o.post_id] for o in found]
     cards = _render_cards(campaign, root, out, store, due_posts, on_card)
-    deliveries = timeline.deliveries(campaign, found)
-    page = _page(campaign, found, posts, cards, problems, config_name, now, (start, end), len(deliveries))
+    fates = {p.delivery.key: p for p in plan.deliveries(campaign, snapshot, start, end, now, enabled=False)}
+    going = sum(1 for p in fates.values() if p.goes_out and campaign.accounts[p.delivery.account].enabled)
+    page = _page(campaign, found, posts, cards, problems, config_name, now, (start, end), going, fates)
     index = out / "index.html"
     write_atomic(index, page.encode("utf-8"))
     unique = {card.spec.key() for card in cards.values()}
-    return Preview(index, len(found), len(deliveries), len(unique), store.rendered)
+    return Preview(index, len(found), going, len(unique), store.rendered)
 
 
 def _render_cards(
@@ -134,6 +138,7 @@ def _page(
     now: datetime,
     span: tuple[datetime, datetime],
     delivery_count: int,
+    fates: dict[str, plan.Planned],
 ) -> str:
     zone = campaign.timezone
     parts = [
@@ -157,7 +162,7 @@ def _page(
     parts.append(_calendar(campaign, found, cards))
     parts.append('<section aria-labelledby="timeline-heading"><h2 id="timeline-heading">Timeline</h2>')
     for occurrence in found:
-        parts.append(_occurrence(campaign, occurrence, posts[occurrence.post_id], cards))
+        parts.append(_occurrence(campaign, occurrence, posts[occurrence.post_id], cards, fates))
     parts.append("</section></main></body></html>")
     return "\n".join(parts)
 
@@ -215,7 +220,11 @@ def _anchor(occurrence: timeline.Occurrence) -> str:
 
 
 def _occurrence(
-    campaign: Campaign, occurrence: timeline.Occurrence, post: Post, cards: dict[tuple[str, str], _Card]
+    campaign: Campaign,
+    occurrence: timeline.Occurrence,
+    post: Post,
+    cards: dict[tuple[str, str], _Card],
+    fates: dict[str, plan.Planned],
 ) -> str:
     due = occurrence.due
     parts = [
@@ -245,12 +254,16 @@ def _occurrence(
             if language not in post.text:
                 continue
             composed = text.compose(post, language)
-            rows.append(_delivery_row(account_id, account.platform, account.enabled, language, composed))
+            fate = fates.get(Delivery(occurrence.due, post.id, account_id, language).key)
+            row = _delivery_row(account_id, account.platform, account.enabled, language, composed, fate)
+            rows.append(row)
     parts.append(f'<div class="deliveries">{"".join(rows)}</div></article>')
     return "".join(parts)
 
 
-def _delivery_row(account_id: str, platform: str, enabled: bool, language: str, composed: str) -> str:
+def _delivery_row(
+    account_id: str, platform: str, enabled: bool, language: str, composed: str, fate: plan.Planned | None
+) -> str:
     limit = text.LIMITS.get(platform)
     if limit is None:
         count = f"{text.graphemes(composed)} characters"
@@ -266,8 +279,20 @@ def _delivery_row(account_id: str, platform: str, enabled: bool, language: str, 
     return (
         f'<div class="delivery" lang="{_e(language)}"><p class="who"><strong>{_e(platform)}</strong> · '
         f'{_e(account_id)} · {_e(language)}{state} <span class="{css}">{_e(count)}</span></p>'
+        f"{_fate(fate)}"
         f'<p class="text">{_e(composed)}</p></div>'
     )
+
+
+def _fate(fate: plan.Planned | None) -> str:
+    """What the ledger says of a delivery that will not simply go out at its time."""
+    if fate is None or fate.state == plan.UPCOMING:
+        return ""
+    record = fate.record
+    went = f" {record.updated_at:%Y-%m-%d %H:%M} UTC" if record is not None and fate.state in plan.OUT else ""
+    links = "".join(f' <a href="{_e(url)}">{_e(url)}</a>' for url in (record.urls if record else []))
+    note = f" ({_e(fate.note)})" if fate.note else ""
+    return f'<p class="fate {_e(fate.state)}"><strong>{_e(fate.state)}</strong>{_e(went)}{note}{links}</p>'
 
 
 _CALENDAR_HEADING = '<section aria-labelledby="calendar-heading"><h2 id="calendar-heading">Calendar</h2>'
@@ -296,5 +321,7 @@ figcaption{font-size:.85rem;color:#424245;margin-top:.25rem;white-space:pre-wrap
 .count{float:right;font-variant-numeric:tabular-nums}
 .count.over{color:#c0392b;font-weight:700}
 .disabled{color:#86868b}
+.fate{margin:.25rem 0 0;font-size:.85rem;overflow-wrap:anywhere}.fate.held,.fate.failed,.fate.expired{color:#c0392b}
+.fate.published{color:#1e7b34}
 .text{margin:.25rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere}
 """

@@ -15,12 +15,12 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scheduler import text, timeline
+from scheduler import plan, text
 from scheduler.cards import CardStore, alt_text, specs_for
 from scheduler.credentials import Credentials
 from scheduler.errors import SchedulerError
@@ -67,11 +67,25 @@ class Publisher:
     lease: timedelta = timedelta(minutes=2)
     timeout: float = 30.0
     _platforms: dict[str, Platform] = field(default_factory=dict)
+    _prepared: dict[str, Outgoing] = field(default_factory=dict)
 
     def reload(self, campaign: Campaign) -> None:
         """Run on an edited campaign from now on; accounts are connected again as they are used."""
         self.campaign = campaign
         self._platforms.clear()
+        self._prepared.clear()
+
+    def prepare(self, deliveries: Iterable[Delivery]) -> None:
+        """Connect each account and render each card ahead of the due time, so that nothing waits then."""
+        for delivery in deliveries:
+            if delivery.key in self._prepared:
+                continue
+            try:
+                platform = self.platform(delivery.account)
+                platform.prepare()
+                self._prepared[delivery.key] = self.outgoing(delivery, platform)
+            except Exception as exc:  # the delivery itself meets the problem at its time, and says it
+                log.debug("could not prepare %s ahead: %s", delivery.key, exc)
 
     def platform(self, account_id: str) -> Platform:
         if account_id not in self._platforms:
@@ -110,6 +124,12 @@ class Publisher:
             image = Image(data, mime, alt_text(self.campaign, post, delivery.language), width, height)
         return Outgoing(delivery.key, delivery.language, tuple(parts), image)
 
+    def fingerprint(self, delivery: Delivery) -> str | None:
+        post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
+        return (
+            text.fingerprint(post, delivery.language) if post is not None and delivery.language in post.text else None
+        )
+
     def deliver(self, delivery: Delivery, origin: str = "schedule") -> Outcome:
         now = self.clock()
         record = self.ledger.ensure(delivery, now, origin)
@@ -125,7 +145,7 @@ class Publisher:
             log.warning("taking over %s from %s, whose claim lapsed", delivery.key, record.owner)
             claimed = self.ledger.claim(delivery, token, now, self.lease, take_over=record.claim)
         elif record.state == PENDING:
-            claimed = self.ledger.claim(delivery, token, now, self.lease)
+            claimed = self.ledger.claim(delivery, token, now, self.lease, fingerprint=self.fingerprint(delivery))
         else:
             return _outcome(record, acted=False)
         if claimed is None:
@@ -151,7 +171,8 @@ class Publisher:
         platform: Platform | None = None
         try:
             platform = self.platform(delivery.account)
-            attempt.outgoing = self.outgoing(delivery, platform)
+            prepared = self._prepared.pop(delivery.key, None)
+            attempt.outgoing = prepared if prepared is not None else self.outgoing(delivery, platform)
             published = platform.publish(attempt)
         except RetryableError as exc:
             return self._retry_or_fail(record, token, attempt, str(exc), exc.retry_at)
@@ -260,6 +281,7 @@ def plan_manual(
     now: datetime,
     *,
     force: bool,
+    reopen: bool = True,
 ) -> list[Delivery | Refusal]:
     """The deliveries `post ID` makes now.
 
@@ -272,11 +294,11 @@ def plan_manual(
         known = ", ".join(p.id for p in campaign.posts[:5])
         raise SchedulerError(f"no post '{post_id}' in posts.yaml (posts include: {known}, ...)")
     now = now.replace(microsecond=0)
+    snapshot = plan.Snapshot.read(ledger)
     if post.at is not None:
         due = post.at.astimezone(UTC)
     elif post.queued:
-        held = ledger.held_slots([p.id for p in campaign.posts if p.queued])
-        due = timeline.assign_slots(campaign, now, held).get(post.id, now)
+        due = plan.queue_slots(campaign, snapshot, now).get(post.id, now)
     else:
         due = now
     plans: list[Delivery | Refusal] = []
@@ -292,15 +314,18 @@ def plan_manual(
             if language not in post.text or (languages and language not in languages):
                 continue
             delivery = Delivery(due, post.id, account_id, language)
-            record = ledger.get(delivery)
-            if record is not None and record.state in (PUBLISHED, UNCONFIRMED):
+            item = plan.resolve(post, snapshot, delivery)
+            if item.state in (PUBLISHED, UNCONFIRMED) and item.record is not None:
                 if force:
                     plans.append(Delivery(now, post.id, account_id, language))
                 else:
-                    urls = f" ({', '.join(record.urls)})" if record.urls else ""
-                    plans.append(Refusal(delivery, f"already {record.state}{urls}; use --force to post it again"))
+                    urls = f" ({', '.join(item.record.urls)})" if item.record.urls else ""
+                    plans.append(Refusal(delivery, f"already {item.state}{urls}; use --force to post it again"))
                 continue
-            if record is not None:
+            if item.state == plan.HELD and not force:
+                plans.append(Refusal(delivery, item.note or "held"))
+                continue
+            if reopen and item.record is not None and item.record.delivery == delivery:
                 ledger.reopen(delivery, now)
             plans.append(delivery)
     return plans

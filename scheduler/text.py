@@ -8,6 +8,7 @@ platform SDK, so `validate` stays fast; tests hold them equal to the platforms' 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import re
@@ -46,6 +47,14 @@ def compose(post: Post, language: str) -> str:
     trailer = [post.link] if post.link else []
     trailer += [f"#{tag}" for tag in post.hashtags if tag.lower() not in present]
     return f"{text}\n\n{' '.join(trailer)}" if trailer else text
+
+
+def fingerprint(post: Post, language: str) -> str:
+    """What a delivery of `post` in `language` shows (its text and card), whatever its id or time:
+    the ledger uses it to recognise a post published before under another id."""
+    card = post.card.model_dump(mode="json") if post.card is not None else None
+    body = json.dumps([compose(post, language), card], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 def length(platform: str, text: str) -> int:

@@ -113,7 +113,7 @@ def test_every_command_has_help_and_is_in_the_readme(run_cli: Callable[..., Resu
 def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "sys.argv = ['run.py', 'validate', '--config', sys.argv[1]]\n"
+        "sys.argv = ['run.py', 'validate', '--config', sys.argv[1], '--ledger', sys.argv[2]]\n"
         "from scheduler.cli import main\n"
         "try:\n"
         "    main()\n"
@@ -123,7 +123,11 @@ def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Pa
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), code, file=sys.stderr)\n"
     )
     shipped = subprocess.run(
-        [sys.executable, "-c", probe, str(ROOT / "posts.yaml")], capture_output=True, text=True, cwd=ROOT, check=False
+        [sys.executable, "-c", probe, str(ROOT / "posts.yaml"), f"sqlite:///{tmp_path / 'no-ledger.sqlite3'}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     assert shipped.stderr.strip() == "[] 0"
     broken = tmp_path / "posts.yaml"

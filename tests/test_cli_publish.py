@@ -93,8 +93,10 @@ def test_post_delivers_everywhere_and_a_second_run_posts_nothing(
     }
     assert all(r["urls"] and r["due_utc"] == "2030-12-01T14:00:00Z" for r in recent)
     table = run_cli("status")
-    assert table.lines[:2] == ["Next deliveries: none scheduled", "Recent deliveries:"]
-    assert table.lines[2].startswith("  published   Sun 2030-12-01 09:00 EST (14:00 UTC)  slogan")
+    assert table.lines[1:3] == ["Next deliveries: none scheduled", "Recent deliveries:"]
+    assert table.lines[3].startswith("  published   slogan ")
+    assert ": due Sun 2030-12-01 09:00 EST (14:00 UTC), went out " in table.lines[3]
+    assert all(r["published_utc"] for r in recent)
 
 
 def test_dry_run_shows_everything_and_records_nothing(campaign: Path, run_cli: Callable[..., Result]) -> None:

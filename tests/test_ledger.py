@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from scheduler.errors import SchedulerError
-from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, Ledger
+from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, Ledger, LedgerDamagedError
 from scheduler.models import Delivery
 
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -102,10 +102,11 @@ def test_expire_and_reopen(url: str) -> None:
     assert [r.state for r in ledger.records(states=(FAILED,))] == [FAILED]
 
 
-def test_held_slots_come_from_what_went_out(url: str) -> None:
+def test_a_slot_once_recorded_is_held_whatever_became_of_it(url: str) -> None:
     ledger = Ledger(url)
-    ledger.ensure(DELIVERY, NOW)
     assert ledger.held_slots(["us-out-of-haiti"]) == {}
+    ledger.ensure(DELIVERY, NOW)
+    assert ledger.held_slots(["us-out-of-haiti"]) == {"us-out-of-haiti": NOW}
     ledger.claim(DELIVERY, "a", NOW, LEASE)
     ledger.finish(DELIVERY, "a", PUBLISHED, NOW)
     assert ledger.held_slots(["us-out-of-haiti", "other"]) == {"us-out-of-haiti": NOW}
@@ -115,7 +116,7 @@ def test_a_damaged_ledger_is_reported_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     path.write_bytes(b"this is not a database at all" * 100)
     before = path.read_bytes()
-    with pytest.raises(SchedulerError, match=r"cannot be used \(file is not a database\).*never resets it"):
+    with pytest.raises(LedgerDamagedError, match=r"is damaged \(file is not a database\).*never delete it"):
         Ledger(f"sqlite:///{path}")
     assert path.read_bytes() == before
 
@@ -129,7 +130,7 @@ def test_a_truncated_ledger_is_reported(tmp_path: Path) -> None:
     for extra in path.parent.glob("ledger.sqlite3-*"):
         extra.unlink()
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
-    with pytest.raises(SchedulerError, match="cannot be used"):
+    with pytest.raises(LedgerDamagedError, match="is damaged"):
         Ledger(f"sqlite:///{path}").records()
 
 

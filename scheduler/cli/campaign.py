@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,26 +18,45 @@ from scheduler.cli.common import (
     _plural,
     _stderr_console,
     common_options,
+    existing_ledger,
+    ledger_option,
     now_option,
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
 from scheduler.models import Campaign
 
+if TYPE_CHECKING:
+    from scheduler import plan
+
 
 @cli.command()
 @common_options
+@ledger_option
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @now_option("Check as if it were this time (e.g. 2026-12-01T09:00-05:00), for rehearsals.")
-def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) -> None:
+def validate(config: Path, verbose: bool, ledger_url: str | None, strict: bool, now: datetime | None) -> None:
     """Check posts.yaml and print every problem at once, as FILE:LINE:COL: KEY.PATH: MESSAGE.
 
     Exits 1 when there are errors (or warnings, with --strict), else 0. With -v it also prints
-    when each post goes out, in local time and UTC.
+    when each post goes out, in local time and UTC, and what already went out. When there is a
+    ledger, a past time that went out is no warning, and a once-only post that repeats what went
+    out under another id is one; without a ledger, a past time already in the last git commit is
+    no warning, so --strict works as a pre-commit hook for the whole campaign.
     """
+    from scheduler import history, plan
+
     moment = now or datetime.now(UTC)
-    report = content.check(config, now=moment)
+    snapshot, unreadable = existing_ledger(config, ledger_url)
+    settled = snapshot.went_out() if snapshot is not None else history.unchanged_times(config)
+    report = content.check(config, now=moment, went_out=settled)
+    if report.campaign is not None and snapshot is not None:
+        for post_id, note in {p.delivery.post_id: p.note for p in plan.held(report.campaign, snapshot, moment)}.items():
+            report.warn_post(post_id, note or "held")
+        report.problems.sort()
     name = str(config)
+    if unreadable:
+        click.echo(f"Note: the ledger could not be read, so what already went out is not known here: {unreadable}")
     for problem in report.problems:
         click.echo(problem.render(name))
     errors, warnings = len(report.errors), len(report.warnings)
@@ -51,7 +71,7 @@ def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) ->
         f"({enabled} enabled), languages {', '.join(campaign.languages)}; {counts}"
     )
     if verbose:
-        _print_schedule(campaign, moment)
+        _print_schedule(campaign, moment, snapshot or plan.Snapshot())
     if strict and warnings:
         sys.exit(EXIT_PROBLEMS)
 
@@ -64,8 +84,9 @@ def validate(config: Path, verbose: bool, strict: bool, now: datetime | None) ->
     default=None,
     help="Folder to write the preview to.  [default: preview/ beside posts.yaml]",
 )
+@ledger_option
 @now_option("Preview the campaign as of this time.")
-def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None) -> None:
+def preview(config: Path, verbose: bool, ledger_url: str | None, out: Path | None, now: datetime | None) -> None:
     """Render every card and write OUT/index.html: the campaign as each platform will get it.
 
     The page shows a calendar, then each post in time order with its local time and UTC, each
@@ -77,7 +98,10 @@ def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None)
     from scheduler import preview as preview_page
 
     moment = now or datetime.now(UTC)
-    report = content.check(config, now=moment)
+    snapshot, unreadable = existing_ledger(config, ledger_url)
+    if unreadable:
+        click.echo(f"Note: the ledger could not be read, so what already went out is not shown: {unreadable}", err=True)
+    report = content.check(config, now=moment, went_out=snapshot.went_out() if snapshot else frozenset())
     campaign = _campaign_or_exit(report, str(config))
     require_shaping()
     root = config.resolve().parent
@@ -95,6 +119,7 @@ def preview(config: Path, verbose: bool, out: Path | None, now: datetime | None)
             report.problems,
             config.name,
             on_card=lambda done, total: progress.update(task, completed=done, total=total),
+            snapshot=snapshot,
         )
     click.echo(
         f"Wrote {result.index}: {_plural(result.occurrences, 'post occurrence')}, "
@@ -189,9 +214,12 @@ def excerpts(
         sys.exit(EXIT_PROBLEMS)
 
 
-def _print_schedule(campaign: Campaign, now: datetime) -> None:
+def _print_schedule(campaign: Campaign, now: datetime, snapshot: plan.Snapshot) -> None:
+    """Each post's next times, as the daemon will send them, and what became of those that went out."""
+    from scheduler import plan
+
     zone = campaign.timezone
-    slots = timeline.assign_slots(campaign, now)
+    slots = plan.queue_slots(campaign, snapshot, now)
     horizon = now + timedelta(days=366)
     click.echo(f"\nSchedule (times in {zone.key}, then UTC):")
     for post in campaign.posts:
@@ -204,12 +232,25 @@ def _print_schedule(campaign: Campaign, now: datetime) -> None:
         else:
             how = "queue slot"
             instants = [slots[post.id]] if post.id in slots else []
-        when = (
-            "; ".join(f"{i.astimezone(zone):%a %Y-%m-%d %H:%M %Z} ({i.astimezone(UTC):%H:%M} UTC)" for i in instants)
-            or "no time left in the coming year"
-        )
+        when = "; ".join(_instant(i, zone) for i in instants) or "no time left in the coming year"
         targets = ", ".join(
             f"{a}[{','.join(lang for lang in campaign.accounts[a].languages if lang in post.text)}]"
             for a in campaign.accounts_of(post)
         )
         click.echo(f"  {post.id}: {how}: {when} -> {targets}")
+        for instant in instants[:1] if post.every is None else []:
+            for d in timeline.deliveries(campaign, [timeline.Occurrence(instant.astimezone(UTC), post.id)]):
+                fate = plan.resolve(post, snapshot, d)
+                if fate.state != plan.UPCOMING:
+                    went = (
+                        f" {fate.record.updated_at:%Y-%m-%d %H:%M} UTC"
+                        if fate.record and fate.state in plan.OUT
+                        else ""
+                    )
+                    urls = f" {' '.join(fate.record.urls)}" if fate.record and fate.record.urls else ""
+                    note = f" ({fate.note})" if fate.note else ""
+                    click.echo(f"      {d.account} {d.language}: {fate.state}{went}{urls}{note}")
+
+
+def _instant(instant: datetime, zone: tzinfo) -> str:
+    return f"{instant.astimezone(zone):%a %Y-%m-%d %H:%M %Z} ({instant.astimezone(UTC):%H:%M} UTC)"

@@ -21,7 +21,9 @@ from scheduler.errors import SchedulerError
 from scheduler.models import Campaign
 
 if TYPE_CHECKING:  # the publishing machinery loads only for the commands that publish
+    from scheduler.credentials import Credentials
     from scheduler.ledger import Ledger
+    from scheduler.plan import Snapshot
     from scheduler.publish import Publisher
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,6 +78,8 @@ def common_options(command: F) -> F:
             if log_format == "json"
             else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
+        if not debug:
+            handler.addFilter(_without_traceback)
         logging.basicConfig(
             level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
             handlers=[handler],
@@ -95,6 +99,13 @@ def common_options(command: F) -> F:
             sys.exit(EXIT_PROBLEMS)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """Without --debug a log line is one line, whatever went wrong (the daemon's journal included)."""
+    record.exc_info = None
+    record.exc_text = None
+    return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -134,9 +145,9 @@ class _Session:
     publisher: Publisher
 
 
-def _request_timeout() -> float:
+def _request_timeout(credentials: Credentials) -> float:
     """Seconds each platform request may take ($SCHEDULER_REQUEST_TIMEOUT, default 30)."""
-    raw = os.environ.get("SCHEDULER_REQUEST_TIMEOUT", "30")
+    raw = credentials.get("SCHEDULER_REQUEST_TIMEOUT") or "30"
     try:
         seconds = float(raw)
     except ValueError:
@@ -146,9 +157,42 @@ def _request_timeout() -> float:
     return seconds
 
 
-def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
+def resolve_ledger_url(config: Path, given: str | None) -> str:
+    """Where the ledger is, the same for every command: --ledger or $SCHEDULER_LEDGER, else
+    SCHEDULER_LEDGER in the .env beside posts.yaml, else state/ledger.sqlite3 beside posts.yaml."""
+    from scheduler.credentials import read_dotenv
+
+    project = config.resolve().parent
+    return given or read_dotenv(project).get("SCHEDULER_LEDGER") or files.default_ledger_url(project)
+
+
+def existing_ledger(config: Path, ledger_url: str | None) -> tuple[Snapshot | None, str | None]:
+    """The ledger's rows when there is a ledger (a command that only reads never creates one), or
+    why it could not be read."""
+    url = resolve_ledger_url(config, ledger_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return None, None
+    from scheduler.ledger import Ledger
+    from scheduler.plan import Snapshot
+
+    try:
+        ledger = Ledger(url)
+    except SchedulerError as exc:
+        return None, str(exc)
+    try:
+        return Snapshot.read(ledger), None
+    except SchedulerError as exc:
+        return None, str(exc)
+    finally:
+        ledger.close()
+
+
+def _open(config: Path, ledger_url: str | None, now: datetime, *, beside_daemon: bool = False) -> _Session:
+    """The campaign and its ledger. `beside_daemon`: refuse when a live daemon of this posts.yaml
+    uses another ledger (checked before the ledger is opened, so no stray ledger is created)."""
+    from scheduler import presence
     from scheduler.credentials import Credentials, install_redaction
-    from scheduler.ledger import Ledger, default_url
+    from scheduler.ledger import Ledger
     from scheduler.publish import Publisher
 
     report = content.check(config, now=now)
@@ -157,7 +201,10 @@ def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
     state = files.state_dir(project)
     credentials = Credentials.load(project, os.environ)
     install_redaction(credentials.secrets_of((a, acc.platform) for a, acc in campaign.accounts.items()))
-    ledger = Ledger(ledger_url or default_url(project))
+    url = resolve_ledger_url(config, ledger_url)
+    if beside_daemon:
+        presence.require_same_ledger(state, url, datetime.now(UTC))
+    ledger = Ledger(url)
     publisher = Publisher(
         campaign,
         project,
@@ -166,7 +213,7 @@ def _open(config: Path, ledger_url: str | None, now: datetime) -> _Session:
         credentials,
         state / "sessions",
         clock=lambda: datetime.now(UTC),
-        timeout=_request_timeout(),
+        timeout=_request_timeout(credentials),
     )
     return _Session(config, report, campaign, project, ledger, publisher)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ from scheduler.cli.common import (
     common_options,
     ledger_option,
     now_option,
+    resolve_ledger_url,
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
@@ -36,7 +38,8 @@ from scheduler.models import Campaign, Delivery
 @click.option("--account", "accounts", multiple=True, metavar="ACCOUNT", help="Only this account (repeatable).")
 @click.option("--lang", "languages", multiple=True, metavar="LANG", help="Only this language (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show exactly what would be posted; post nothing, record nothing.")
-@click.option("--force", is_flag=True, help="Post again what the ledger holds as already published.")
+@click.option("--force", is_flag=True, help="Post again what already went out, or what is held as a repeat.")
+@click.option("--ignore-pause", is_flag=True, help="Post even though publishing is paused (the kill switch).")
 def post(
     config: Path,
     verbose: bool,
@@ -46,22 +49,32 @@ def post(
     languages: tuple[str, ...],
     dry_run: bool,
     force: bool,
+    ignore_pause: bool,
 ) -> None:
     """Post one post now, to its enabled accounts in their languages, through the ledger.
 
     A one-off or queued post counts as its scheduled delivery, so the daemon will not post it
-    again. Refuses what was already published unless --force. Exits 1 if any delivery failed,
-    is still waiting for a retry, or could not be confirmed; a refusal is not a failure.
+    again. Refuses what was already published, or is held as a repeat of what was, unless --force;
+    refuses everything while publishing is paused, unless --ignore-pause. Exits 1 if any delivery
+    failed, is still waiting for a retry, or could not be confirmed; a refusal is not a failure.
     """
+    from scheduler import dispatch
     from scheduler.ledger import PUBLISHED
     from scheduler.publish import Refusal, plan_manual
 
     now = datetime.now(UTC)
-    session = _open(config, ledger_url, now)
+    session = _open(config, ledger_url, now, beside_daemon=True)
     unknown = [a for a in accounts if a not in session.campaign.accounts]
     if unknown:
         raise click.BadParameter(f"no account {', '.join(unknown)} in {config}", param_hint="--account")
-    plans = plan_manual(session.campaign, session.ledger, post_id, accounts, languages, now, force=force)
+    if not dry_run and not ignore_pause and dispatch.paused(session.campaign, session.ledger, now):
+        raise SchedulerError(
+            f"publishing is paused ({_pause_reason(session)}): nothing was posted. "
+            "Resume first (run.py resume), or post anyway with --ignore-pause"
+        )
+    plans = plan_manual(
+        session.campaign, session.ledger, post_id, accounts, languages, now, force=force, reopen=not dry_run
+    )
     if not plans:
         raise SchedulerError(f"post {post_id} has nothing to deliver to the accounts and languages given")
     require_shaping()
@@ -76,6 +89,15 @@ def post(
             click.echo(_outcome_line(outcome))
             problems += outcome.state != PUBLISHED
     sys.exit(EXIT_PROBLEMS if problems else 0)
+
+
+def _pause_reason(session: _Session) -> str:
+    from scheduler import dispatch
+
+    if session.campaign.paused:
+        return f"paused: true in {session.config.name}"
+    until = session.ledger.setting(dispatch.PAUSE_SETTING)
+    return "by run.py pause" + (f", until {until}" if until and until != dispatch.FOREVER else "")
 
 
 def _show_dry_run(session: _Session, delivery: Delivery) -> None:
@@ -116,52 +138,59 @@ def _outcome_line(outcome: Any) -> str:
 def status(
     config: Path, verbose: bool, ledger_url: str | None, as_json: bool, limit: int, now: datetime | None
 ) -> None:
-    """The next deliveries (local time and UTC, account, language), then the recent ones with their
-    state, URLs and errors, newest first; and whether publishing is paused."""
-    from scheduler import dispatch
+    """Which daemon is live, whether publishing is paused, the next deliveries (local time and UTC,
+    account, language), what is held or late, then the recent deliveries newest first: their state,
+    when they were due and when they went out, URLs and errors."""
+    from scheduler import dispatch, plan, presence
 
     moment = now or datetime.now(UTC)
-    session = _open(config, ledger_url, moment)
-    records = session.ledger.records(limit=limit)
-    coming = dispatch.upcoming(session.campaign, session.ledger, moment, limit)
-    is_paused = dispatch.paused(session.campaign, session.ledger, moment)
-    late = [
-        r
-        for r in session.ledger.records(states=("pending", "claimed"))
-        if moment - r.delivery.due > dispatch.ALERT_AFTER
-    ]
+    session = _open(config, ledger_url, moment, beside_daemon=True)
+    campaign, ledger = session.campaign, session.ledger
+    snapshot = plan.Snapshot.read(ledger)
+    records = ledger.records(limit=limit)
+    coming = plan.upcoming(campaign, snapshot, moment, limit)
+    held = plan.held(campaign, snapshot, moment)
+    daemons = presence.live_daemons(ledger.settings_named(presence.SETTING_PREFIX), datetime.now(UTC))
+    is_paused = dispatch.paused(campaign, ledger, moment)
+    late = [r for r in ledger.records(states=("pending", "claimed")) if moment - r.delivery.due > dispatch.ALERT_AFTER]
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "paused": is_paused,
-                    "upcoming": [_delivery_json(d, session.campaign) for d in coming],
-                    "late": [_record_json(r, session.campaign) for r in late],
-                    "recent": [_record_json(r, session.campaign) for r in records],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
+        report = {
+            "daemons": [dataclasses.asdict(d) for d in daemons],
+            "paused": is_paused,
+            "upcoming": [_delivery_json(p.delivery, campaign) for p in coming],
+            "held": [{**_delivery_json(p.delivery, campaign), "reason": p.note} for p in held],
+            "late": [_record_json(r, campaign) for r in late],
+            "recent": [_record_json(r, campaign) for r in records],
+        }
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    for daemon in daemons:
+        click.echo(f"Daemon: {daemon.describe()}, ledger {daemon.ledger}")
+    if not daemons:
+        click.echo(f"Daemon: none is running on this ledger ({presence.public_url(ledger.url)})")
     if is_paused:
-        click.echo("PAUSED: nothing is being published (resume with: run.py resume)")
+        click.echo(f"PAUSED ({_pause_reason(session)}): nothing is being published (resume with: run.py resume)")
     click.echo("Next deliveries:" if coming else "Next deliveries: none scheduled")
-    for delivery in coming:
-        click.echo(
-            f"  {_when(delivery.due, session.campaign)}  {delivery.post_id} {delivery.account} {delivery.language}"
-        )
+    for item in coming:
+        d = item.delivery
+        click.echo(f"  {_when(d.due, campaign)}  {d.post_id} {d.account} {d.language}")
+    for item in held:
+        d = item.delivery
+        click.echo(f"HELD: {d.post_id} {d.account} {d.language} due {_when(d.due, campaign)}: {item.note}")
     for record in late:
         click.echo(
             f"LATE: {record.delivery.post_id} {record.delivery.account} {record.delivery.language} was due "
-            f"{_when(record.delivery.due, session.campaign)} and is still {record.state}"
+            f"{_when(record.delivery.due, campaign)} and is still {record.state}"
         )
     click.echo("Recent deliveries:" if records else "No deliveries recorded yet.")
     for record in records:
         delivery = record.delivery
+        went = (
+            f", went out {_when(record.updated_at, campaign)}" if record.state in ("published", "unconfirmed") else ""
+        )
         click.echo(
-            f"  {record.state:<11} {_when(delivery.due, session.campaign)}  {delivery.post_id} "
-            f"{delivery.account} {delivery.language}"
+            f"  {record.state:<11} {delivery.post_id} {delivery.account} {delivery.language}: "
+            f"due {_when(delivery.due, campaign)}{went}"
         )
         for url in record.urls:
             click.echo(f"      {url}")
@@ -180,11 +209,13 @@ def _delivery_json(delivery: Delivery, campaign: Campaign) -> dict[str, Any]:
 
 
 def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
+    went_out = record.state in ("published", "unconfirmed")
     return {
         **_delivery_json(record.delivery, campaign),
         "state": record.state,
         "origin": record.origin,
         "attempts": record.attempts,
+        "published_utc": record.updated_at.isoformat().replace("+00:00", "Z") if went_out else None,
         "urls": record.urls,
         "error": record.error,
         "retry_at": record.retry_at.isoformat() if record.retry_at else None,
@@ -200,24 +231,36 @@ def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now:
     """Run the campaign: deliver each post when it is due, to every enabled account, exactly once.
 
     On start it prints which accounts are live and which are not (and why), and the next
-    deliveries. It reloads posts.yaml when it changes (or on SIGHUP), keeps running on the last
-    valid version if an edit is broken, and stops cleanly on SIGTERM or Ctrl-C.
+    deliveries. It logs one line per delivery and per reload; it reloads posts.yaml when it
+    changes (or on SIGHUP), keeps running on the last valid version if an edit is broken, notices
+    `pause` and `resume` within a second, and stops cleanly on SIGTERM or Ctrl-C. --once exits 1
+    when a delivery failed, is unconfirmed, expired, held or waits for a retry.
     """
+    import logging
     import time
 
-    from scheduler import dispatch
+    from scheduler import dispatch, health
+    from scheduler.credentials import read_dotenv
     from scheduler.daemon import Daemon
+    from scheduler.ledger import LedgerDamagedError
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("scheduler").setLevel(logging.INFO)  # every delivery and reload, whatever -v says
     offset = (now - datetime.now(UTC)) if now is not None else timedelta(0)
 
     def clock() -> datetime:
         return datetime.now(UTC) + offset
 
-    session = _open(config, ledger_url, clock())
+    settings = {**read_dotenv(config.resolve().parent), **os.environ}
+    webhook = dispatch.Webhook(settings.get("SCHEDULER_WEBHOOK_URL"))
+    try:
+        session = _open(config, ledger_url, clock())
+    except LedgerDamagedError as exc:
+        webhook.alert("the daemon cannot start", str(exc))
+        raise
     session.publisher.clock = clock
     require_shaping()
     _banner(session, clock())
-    webhook = dispatch.Webhook(os.environ.get("SCHEDULER_WEBHOOK_URL"))
     if once:
         result = dispatch.step(session.publisher, clock())
         webhook.notify(result)
@@ -228,21 +271,30 @@ def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now:
                 f"expired     {delivery.account} {delivery.language} {delivery.post_id} "
                 f"(due {_when(delivery.due, session.campaign)})"
             )
+        for item in result.held:
+            click.echo(
+                f"held        {item.delivery.account} {item.delivery.language} {item.delivery.post_id}: {item.note}"
+            )
         if result.paused:
             click.echo("paused: nothing was published")
-        bad = [o for o in result.outcomes if o.state in ("failed", "unconfirmed")]
-        sys.exit(EXIT_PROBLEMS if bad or result.expired else 0)
+        sys.exit(EXIT_PROBLEMS if result.troubled else 0)
+    try:
+        heartbeat = health.Heartbeat.from_environment(settings)
+    except ValueError as exc:
+        raise SchedulerError(f"SCHEDULER_HEARTBEAT_URL: {exc}") from None
     click.echo(f"Running (pid {os.getpid()}); stop with Ctrl-C or SIGTERM, reload with SIGHUP.")
     started = time.monotonic()
-    Daemon(config, session.publisher, clock, webhook).run()
+    code = Daemon(config, session.publisher, clock, webhook, heartbeat).run()
     click.echo(f"Stopped after {time.monotonic() - started:.0f} s.")
+    sys.exit(code)
 
 
 def _banner(session: _Session, now: datetime) -> None:
-    from scheduler import dispatch
+    from scheduler import dispatch, plan
 
     campaign = session.campaign
     click.echo(f"{session.config}: {_plural(len(campaign.posts), 'post')}, timezone {campaign.timezone.key}")
+    click.echo(f"  ledger {session.ledger.url.split('@')[-1]}")
     for account_id, account in campaign.accounts.items():
         if not account.enabled:
             click.echo(f"  off   {account_id} ({account.platform}): enabled: false in {session.config.name}")
@@ -254,10 +306,11 @@ def _banner(session: _Session, now: datetime) -> None:
             click.echo(f"  off   {account_id} ({account.platform}): {exc}")
     if dispatch.paused(campaign, session.ledger, now):
         click.echo("  PAUSED: nothing will be published until resumed")
-    coming = dispatch.upcoming(campaign, session.ledger, now, 5)
+    coming = plan.upcoming(campaign, plan.Snapshot.read(session.ledger), now, 5)
     click.echo("Next deliveries:" if coming else "Next deliveries: none scheduled")
-    for delivery in coming:
-        click.echo(f"  {_when(delivery.due, campaign)}  {delivery.post_id} {delivery.account} {delivery.language}")
+    for item in coming:
+        d = item.delivery
+        click.echo(f"  {_when(d.due, campaign)}  {d.post_id} {d.account} {d.language}")
 
 
 @cli.command()
@@ -271,31 +324,56 @@ def _banner(session: _Session, now: datetime) -> None:
     help="Resume by itself at this time (e.g. 2026-12-01T18:00-05:00).",
 )
 def pause(config: Path, verbose: bool, ledger_url: str | None, until: datetime | None) -> None:
-    """The kill switch: stop all publishing now, by every daemon sharing this ledger.
+    """The kill switch: stop all publishing now, by every daemon sharing this ledger and by `post`.
 
-    A request already in flight finishes. What falls due while paused still goes out after
-    `resume` if its max_late allows; later than that, it is expired.
+    A running daemon notices within a second; a request already in flight finishes. What falls due
+    while paused still goes out after `resume` if its max_late allows; later than that, it is expired.
     """
     from scheduler import dispatch
     from scheduler.ledger import stamp
 
-    session = _open(config, ledger_url, datetime.now(UTC))
+    session = _open(config, ledger_url, datetime.now(UTC), beside_daemon=True)
     session.ledger.set_setting(dispatch.PAUSE_SETTING, stamp(until) if until else dispatch.FOREVER)
     when = f" until {_when(until, session.campaign)}" if until else " until you run: run.py resume"
     click.echo(f"Paused{when}.")
+    click.echo(f"  ledger {session.ledger.url.split('@')[-1]}; a running daemon stops publishing within a second")
 
 
 @cli.command()
 @common_options
 @ledger_option
 def resume(config: Path, verbose: bool, ledger_url: str | None) -> None:
-    """Lift a pause made with `pause` (a `paused: true` in posts.yaml must be removed there)."""
+    """Lift a pause made with `pause` (a `paused: true` in posts.yaml must be removed there).
+
+    A running daemon notices within a second and sends what fell due while paused, if its max_late allows.
+    """
     from scheduler import dispatch
 
-    session = _open(config, ledger_url, datetime.now(UTC))
+    session = _open(config, ledger_url, datetime.now(UTC), beside_daemon=True)
     session.ledger.set_setting(dispatch.PAUSE_SETTING, None)
     still = " but posts.yaml still says paused: true" if session.campaign.paused else ""
     click.echo(f"Resumed{still}.")
+    where = session.ledger.url.split("@")[-1]
+    click.echo(f"  ledger {where}; what fell due while paused goes out if its max_late allows")
+
+
+@cli.command()
+@common_options
+@ledger_option
+@click.argument("destination", metavar="DEST", type=click.Path(path_type=Path))
+def backup(config: Path, verbose: bool, ledger_url: str | None, destination: Path) -> None:
+    """Write a consistent copy of the ledger to DEST (a new file, or a folder), even while a daemon runs.
+
+    The copy holds everything, including what is not yet checkpointed from SQLite's write-ahead
+    log (a plain copy of ledger.sqlite3 would miss it). For a PostgreSQL ledger it says how to
+    use pg_dump. Restore: stop the daemon, put the copy in the ledger's place, start it again.
+    """
+    from scheduler.ledger import backup as copy_ledger
+
+    url = resolve_ledger_url(config, ledger_url)
+    size = copy_ledger(url, destination)
+    target = destination if not destination.is_dir() else "the folder " + str(destination)
+    click.echo(f"Backed up the ledger {url.split('@')[-1]} to {target} ({size:,} bytes)")
 
 
 @cli.group()

@@ -73,6 +73,9 @@ class Platform(Protocol):
     def image_limit(self) -> int | None:
         """The largest image the server itself accepts, when it says (None: the configured cap)."""
 
+    def prepare(self) -> None:
+        """Load the client and open a session ahead of a due time, so the post is not late."""
+
 
 class PlatformError(SchedulerError):
     """A delivery did not complete; the subclass says what may be done about it."""

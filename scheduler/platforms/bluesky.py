@@ -91,6 +91,11 @@ class BlueskyPlatform:
     def image_limit(self) -> int | None:
         return None  # a PDS does not publish its blob limit: the configured cap applies
 
+    def prepare(self) -> None:
+        self._login()
+        from atproto_client import models  # noqa: F401 - the first post would load them, late
+        from atproto_client.utils import facet_detection  # noqa: F401
+
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing
         rkeys: list[str] = list(attempt.memo.get("rkeys", []))

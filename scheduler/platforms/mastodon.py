@@ -55,6 +55,9 @@ class MastodonPlatform:
         limit = self._instance().get("image_size_limit")
         return int(limit) if limit else None
 
+    def prepare(self) -> None:
+        self._instance()  # a token needs no session; the server's limits are read once, ahead
+
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing
         started = attempt.memo.get("creating_at")

@@ -43,12 +43,18 @@ class OutboxPlatform:
     def image_limit(self) -> int | None:
         return None
 
+    def prepare(self) -> None:
+        """Nothing to open: a folder."""
+
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing
         entry = self.folder / "posts" / _folder_name(outgoing.key)
-        if not (entry / "post.json").exists():
-            self._write(entry, attempt)
-        self.write_feed()
+        try:
+            if not (entry / "post.json").exists():
+                self._write(entry, attempt)
+            self.write_feed()
+        except OSError as exc:  # an unwritable or full folder: one clear line, not a traceback
+            raise PermanentError(f"cannot write to the outbox {self.folder} ({exc.strerror or exc})") from None
         parts = tuple(
             RemotePart(id=f"{entry.name}#{i}", url=(entry / "post.json").as_uri()) for i in range(len(outgoing.parts))
         )

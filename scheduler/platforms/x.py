@@ -97,6 +97,9 @@ class XPlatform:
     def image_limit(self) -> int | None:
         return None  # X does not announce it; the configured cap (5 MB) applies
 
+    def prepare(self) -> None:
+        """The client is made (and tweepy loaded) with the adapter; X has no session to open."""
+
     def publish(self, attempt: Attempt) -> Published:
         outgoing, memo = attempt.outgoing, attempt.memo
         parts = outgoing.parts
