@@ -84,7 +84,9 @@ class Daemon:
         self.scheduler.add_job(self._watch, "interval", seconds=WATCH_EVERY.total_seconds(), id="watch")
         self.scheduler.add_job(self._beat, "interval", seconds=presence.BEAT_EVERY.total_seconds(), id="beat")
         if self.heartbeat is not None:
-            self.scheduler.add_job(self._ping, "interval", seconds=self.heartbeat.interval, id="heartbeat")
+            self.scheduler.add_job(
+                self._ping, "interval", seconds=self.heartbeat.interval, id="heartbeat", next_run_time=datetime.now(UTC)
+            )
         self._wake_at(self.clock())
         health.ready()
         self.stopping.wait()

@@ -502,9 +502,9 @@ def _holder(url: str) -> str:
     return ""
 
 
-def backup(url: str, destination: Path) -> int:
+def backup(url: str, destination: Path) -> tuple[Path, int]:
     """A consistent copy of a SQLite ledger, whatever is writing to it (SQLite's backup API, which
-    includes what is still in the write-ahead log); returns its size in bytes."""
+    includes what is still in the write-ahead log); returns the file written and its size."""
     import sqlite3
 
     if not url.startswith("sqlite:///"):
@@ -519,7 +519,10 @@ def backup(url: str, destination: Path) -> int:
         destination = destination / f"ledger-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.sqlite3"
     if destination.exists():
         raise SchedulerError(f"{destination} already exists; give a new file name")
+    if not destination.parent.is_dir():
+        raise SchedulerError(f"there is no folder {destination.parent} to write {destination.name} in")
     partial = destination.with_name(f".{destination.name}.partial")
+    partial.touch(mode=0o600)  # private from the first byte: it holds the whole history
     try:
         with (
             contextlib.closing(sqlite3.connect(source, timeout=30)) as reading,
@@ -535,4 +538,4 @@ def backup(url: str, destination: Path) -> int:
     finally:
         partial.unlink(missing_ok=True)
     destination.chmod(0o600)
-    return destination.stat().st_size
+    return destination, destination.stat().st_size

@@ -360,8 +360,8 @@ def resume(config: Path, verbose: bool, ledger_url: str | None) -> None:
 @cli.command()
 @common_options
 @ledger_option
-@click.argument("destination", metavar="DEST", type=click.Path(path_type=Path))
-def backup(config: Path, verbose: bool, ledger_url: str | None, destination: Path) -> None:
+@click.argument("destination", metavar="DEST")
+def backup(config: Path, verbose: bool, ledger_url: str | None, destination: str) -> None:
     """Write a consistent copy of the ledger to DEST (a new file, or a folder), even while a daemon runs.
 
     The copy holds everything, including what is not yet checkpointed from SQLite's write-ahead
@@ -371,9 +371,11 @@ def backup(config: Path, verbose: bool, ledger_url: str | None, destination: Pat
     from scheduler.ledger import backup as copy_ledger
 
     url = resolve_ledger_url(config, ledger_url)
-    size = copy_ledger(url, destination)
-    target = destination if not destination.is_dir() else "the folder " + str(destination)
-    click.echo(f"Backed up the ledger {url.split('@')[-1]} to {target} ({size:,} bytes)")
+    target = Path(destination)
+    if destination.endswith("/"):
+        target.mkdir(parents=True, exist_ok=True)
+    written, size = copy_ledger(url, target)
+    click.echo(f"Backed up the ledger {url.split('@')[-1]} to {written} ({size:,} bytes)")
 
 
 @cli.group()
