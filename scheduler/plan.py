@@ -80,10 +80,18 @@ class Snapshot:
 
 
 def queue_slots(campaign: Campaign, snapshot: Snapshot, now: datetime) -> dict[str, datetime]:
-    """The queue slot of each queued post, as the daemon assigns it."""
+    """The queue slot of each queued post, as the daemon assigns it.
+
+    Free slots are filled from the daemon's last step, so that the slot it is waking for is still
+    there a moment later; never from further back than the longest max_late (after a long downtime
+    the queue moves on instead of expiring), nor from a rehearsal's future.
+    """
     queued = {post.id for post in campaign.posts if post.queued}
     held = {post_id: due for post_id, due in snapshot.first_due.items() if post_id in queued}
-    anchor = snapshot.last_step if snapshot.last_step is not None and snapshot.last_step <= now else now
+    anchor = now
+    if snapshot.last_step is not None and snapshot.last_step < now:
+        longest = max([campaign.max_late_of(p) for p in campaign.posts] + [campaign.defaults.max_late])
+        anchor = max(snapshot.last_step, now - longest)
     return timeline.assign_slots(campaign, anchor, held)
 
 

@@ -169,3 +169,19 @@ def test_settings_set_at_the_same_moment_never_collide(url: str) -> None:
     assert ledgers[0].setting("last_step_at") is not None
     ledgers[0].set_setting("last_step_at", None)
     assert ledgers[1].setting("last_step_at") is None
+
+
+def test_a_ledger_from_the_previous_version_is_migrated_in_place(url: str) -> None:
+    ledger = Ledger(url)
+    ledger.ensure(DELIVERY, NOW)
+    ledger.close()
+    engine = create_engine(url)
+    with engine.begin() as connection:  # as the previous version left it: no fingerprint column
+        connection.execute(text("ALTER TABLE deliveries DROP COLUMN fingerprint"))
+        connection.execute(text("UPDATE schema_version SET version = 1"))
+    engine.dispose()
+    upgraded = Ledger(url)
+    assert [r.state for r in upgraded.records()] == [PENDING]
+    assert upgraded.claim(DELIVERY, "a", NOW, LEASE, fingerprint="f" * 32) is not None
+    assert upgraded.records()[0].fingerprint == "f" * 32
+    upgraded.close()
