@@ -38,9 +38,9 @@ class Advert:
         return f"pid {self.pid} on {self.host}, running {self.config} since {self.started[:16].replace('T', ' ')} UTC"
 
     def alive(self, now: datetime) -> bool:
-        if self.host == socket.gethostname():
-            return _process_exists(self.pid)
-        return now - datetime.fromisoformat(self.beat) < SILENT_AFTER
+        """Beating lately, and on this host still a process (a pid may be reused after a crash)."""
+        beating = now - datetime.fromisoformat(self.beat) < SILENT_AFTER
+        return beating and (self.host != socket.gethostname() or _process_exists(self.pid))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -98,7 +98,7 @@ def live_daemons(settings: dict[str, str], now: datetime) -> list[Advert]:
             advert = Advert(**json.loads(value))
         except (ValueError, TypeError):
             continue
-        if advert.alive(now) and now - datetime.fromisoformat(advert.beat) < SILENT_AFTER + BEAT_EVERY:
+        if advert.alive(now):
             found.append(advert)
     return found
 

@@ -85,6 +85,7 @@ def common_options(command: F) -> F:
             handlers=[handler],
             force=True,
         )
+        logging.getLogger("scheduler").setLevel(logging.NOTSET)  # the daemon command raises it to INFO
         # APScheduler narrates every wake-up at INFO: only its problems are news.
         logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
         try:
