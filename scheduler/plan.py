@@ -9,7 +9,8 @@ One computation for the daemon and for everything a person reads (`status`, the 
   already went out to that account in that language went out, whatever time the file gives it
   now. A once-only post whose text and card already went out there under another id is held for a
   person (`post ID --force`), so renaming a post never posts it again. Recurring posts repeat by
-  design.
+  design, but an occurrence that went out under the post's old id is not sent again.
+- Queue slots a post took stay taken when it leaves the file, so no newcomer gets a past slot.
 """
 
 from __future__ import annotations
@@ -75,8 +76,13 @@ class Snapshot:
         return cls(ledger.records(newest_first=False), parse_stamp(last) if last else None)
 
     def went_out(self) -> frozenset[str]:
-        """The posts that went out (or may have) at least once."""
-        return frozenset(post_id for post_id, _, _ in self.out_by_post)
+        """The posts that went out (or may have) at least once, or were held as a repeat: their past
+        times are no news."""
+        return frozenset(post_id for post_id, _, _ in self.out_by_post) | frozenset(self.held_notes())
+
+    def held_notes(self) -> dict[str, str]:
+        """Why each post held in the ledger is held."""
+        return {r.delivery.post_id: r.error or "held" for r in self.by_key.values() if r.state == HELD}
 
 
 def queue_slots(campaign: Campaign, snapshot: Snapshot, now: datetime) -> dict[str, datetime]:
@@ -88,11 +94,14 @@ def queue_slots(campaign: Campaign, snapshot: Snapshot, now: datetime) -> dict[s
     """
     queued = {post.id for post in campaign.posts if post.queued}
     held = {post_id: due for post_id, due in snapshot.first_due.items() if post_id in queued}
+    known = {post.id for post in campaign.posts}
+    gone = [due for post_id, due in snapshot.first_due.items() if post_id not in known]
     anchor = now
     if snapshot.last_step is not None and snapshot.last_step < now:
         longest = max([campaign.max_late_of(p) for p in campaign.posts] + [campaign.defaults.max_late])
-        anchor = max(snapshot.last_step, now - longest)
-    return timeline.assign_slots(campaign, anchor, held)
+        # The last step saw everything due up to it (its time is kept to the second, below it).
+        anchor = max(snapshot.last_step + timedelta(seconds=1), now - longest)
+    return timeline.assign_slots(campaign, min(anchor, now), held, taken=gone)
 
 
 def deliveries(
@@ -112,6 +121,11 @@ def resolve(post: Post, snapshot: Snapshot, delivery: Delivery) -> Planned:
     own = snapshot.by_key.get(delivery.key)
     if own is not None and own.state != HELD:
         return Planned(delivery, own.state, own, own.error)
+    if post.every is not None and snapshot.out_by_content:  # a renamed recurring post: this occurrence went out
+        fingerprint = text.fingerprint(post, delivery.language)
+        for earlier in snapshot.out_by_content.get((delivery.account, delivery.language, fingerprint), ()):
+            if earlier.delivery.due == delivery.due and earlier.delivery.post_id != post.id:
+                return Planned(delivery, earlier.state, earlier, f"went out as '{earlier.delivery.post_id}'")
     if post.every is None:
         for earlier in snapshot.out_by_post.get((post.id, delivery.account, delivery.language), ()):
             if earlier.delivery != delivery:

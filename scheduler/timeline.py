@@ -68,15 +68,16 @@ def assign_slots(
     now: datetime,
     held: Mapping[str, datetime] | None = None,
     horizon: timedelta = timedelta(days=366),
+    taken: Iterable[datetime] = (),
 ) -> dict[str, datetime]:
     """Queue slot of each queued post: posts in `held` keep theirs, the rest fill free slots from `now`.
 
-    `held` comes from the ledger (a slot once used is never moved); a post whose `until` passes
-    before a free slot is found gets none.
+    `held` comes from the ledger (a slot once used is never moved), and so does `taken` (slots used
+    by posts no longer in the queue); a post whose `until` passes before a free slot is found gets none.
     """
     held = dict(held or {})
     queued = [post for post in campaign.posts if post.queued and post.id not in held]
-    taken = set(held.values())
+    taken = set(held.values()) | set(taken)
     free = (s for s in slot_instants(campaign, now, now + horizon) if s not in taken)
     assigned = dict(held)
     pending = iter(queued)

@@ -51,8 +51,11 @@ def validate(config: Path, verbose: bool, ledger_url: str | None, strict: bool, 
     settled = snapshot.went_out() if snapshot is not None else history.unchanged_times(config)
     report = content.check(config, now=moment, went_out=settled)
     if report.campaign is not None and snapshot is not None:
-        for post_id, note in {p.delivery.post_id: p.note for p in plan.held(report.campaign, snapshot, moment)}.items():
-            report.warn_post(post_id, note or "held")
+        held = {p.delivery.post_id: p.note or "held" for p in plan.held(report.campaign, snapshot, moment)}
+        known = {post.id for post in report.campaign.posts}
+        held |= {post_id: note for post_id, note in snapshot.held_notes().items() if post_id in known}
+        for post_id, note in held.items():
+            report.warn_post(post_id, note)
         report.problems.sort()
     name = str(config)
     if unreadable:

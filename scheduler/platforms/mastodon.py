@@ -56,7 +56,10 @@ class MastodonPlatform:
         return int(limit) if limit else None
 
     def prepare(self) -> None:
-        self._instance()  # a token needs no session; the server's limits are read once, ahead
+        # A token needs no session; what the first post would otherwise ask at its due time is read
+        # now: the server's limits, and its version (Mastodon.py checks it before uploading media).
+        self._instance()
+        self._call(self.client.retrieve_mastodon_version, creating=False)
 
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing

@@ -98,7 +98,9 @@ class XPlatform:
         return None  # X does not announce it; the configured cap (5 MB) applies
 
     def prepare(self) -> None:
-        """The client is made (and tweepy loaded) with the adapter; X has no session to open."""
+        # X has no session to open; the account's name, which the post URLs need, is read ahead.
+        if not self._username:
+            self._me()
 
     def publish(self, attempt: Attempt) -> Published:
         outgoing, memo = attempt.outgoing, attempt.memo
