@@ -89,7 +89,7 @@ def step(publisher: Publisher, now: datetime, stop: threading.Event | None = Non
                 log.warning("delivery %s %s %s: %s", delivery.post_id, delivery.account, delivery.language, item.note)
                 result.held.append(item)
             continue
-        if item.record is not None and item.record.delivery != delivery:
+        if item.record is not None and item.record.delivery.key != delivery.key:
             continue  # it went out at its earlier time
         if item.record is not None and item.record.state == HELD:
             ledger.reopen(delivery, now)  # its text or card changed since it was held

@@ -124,11 +124,12 @@ def resolve(post: Post, snapshot: Snapshot, delivery: Delivery) -> Planned:
     if post.every is not None and snapshot.out_by_content:  # a renamed recurring post: this occurrence went out
         fingerprint = text.fingerprint(post, delivery.language)
         for earlier in snapshot.out_by_content.get((delivery.account, delivery.language, fingerprint), ()):
-            if earlier.delivery.due == delivery.due and earlier.delivery.post_id != post.id:
+            same_instant = earlier.delivery.due.replace(microsecond=0) == delivery.due.replace(microsecond=0)
+            if same_instant and earlier.delivery.post_id != post.id:
                 return Planned(delivery, earlier.state, earlier, f"went out as '{earlier.delivery.post_id}'")
     if post.every is None:
         for earlier in snapshot.out_by_post.get((post.id, delivery.account, delivery.language), ()):
-            if earlier.delivery != delivery:
+            if earlier.delivery.key != delivery.key:
                 when = f"{earlier.updated_at:%Y-%m-%d %H:%M} UTC"
                 return Planned(delivery, earlier.state, earlier, f"went out {when}; its time moved since")
         fingerprint = text.fingerprint(post, delivery.language)

@@ -325,7 +325,7 @@ def plan_manual(
             if item.state == plan.HELD and not force:
                 plans.append(Refusal(delivery, item.note or "held"))
                 continue
-            if reopen and item.record is not None and item.record.delivery == delivery:
+            if reopen and item.record is not None and item.record.delivery.key == delivery.key:
                 ledger.reopen(delivery, now)
             plans.append(delivery)
     return plans
