@@ -281,7 +281,8 @@ class Ledger:
             "claim": None,
             "lease_until": None,
             "error": error,
-            "retry_at": stamp(retry_at) if retry_at else None,
+            # Rounded up: a retry is never made before its time (a platform's reset time included).
+            "retry_at": stamp(retry_at + timedelta(microseconds=999_999)) if retry_at else None,
             "updated_at": stamp(now),
         }
         if parts is not None:

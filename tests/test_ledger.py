@@ -185,3 +185,32 @@ def test_a_ledger_from_the_previous_version_is_migrated_in_place(url: str) -> No
     assert upgraded.claim(DELIVERY, "a", NOW, LEASE, fingerprint="f" * 32) is not None
     assert upgraded.records()[0].fingerprint == "f" * 32
     upgraded.close()
+
+
+def test_a_locked_ledger_names_the_daemon_holding_it_and_never_says_move_it_aside(tmp_path: Path) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from scheduler import presence
+    from scheduler.ledger import LedgerBusyError, _unusable
+
+    state = tmp_path / "state"
+    state.mkdir()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    presence.advertise(state, presence.Advert(4242, "server-1", "sqlite:///x", "/srv/posts.yaml", now, now))
+    locked = OperationalError("BEGIN", {}, Exception("database is locked"))
+    error = _unusable(f"sqlite:///{state / 'ledger.sqlite3'}", locked)
+    assert isinstance(error, LedgerBusyError)
+    assert "in use by another process (the daemon pid 4242 on server-1" in str(error)
+    assert "try again" in str(error)
+    assert "aside" not in str(error)
+
+
+def test_a_retry_time_is_never_rounded_down(url: str) -> None:
+    ledger = Ledger(url)
+    ledger.ensure(DELIVERY, NOW)
+    ledger.claim(DELIVERY, "a", NOW, LEASE)
+    ledger.finish(DELIVERY, "a", PENDING, NOW, retry_at=NOW + timedelta(seconds=5, milliseconds=300))
+    record = ledger.get(DELIVERY)
+    assert record is not None
+    assert record.retry_at == NOW + timedelta(seconds=6)
+    assert ledger.claim(DELIVERY, "b", NOW + timedelta(seconds=5, milliseconds=900), LEASE) is None
