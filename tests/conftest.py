@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -10,8 +11,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +187,52 @@ def postgres_url() -> Iterator[str]:
     """A real PostgreSQL server in a temporary cluster, on loopback only (run as `postgres` under root)."""
     with start_postgres() as url:
         yield url
+
+
+class Listener:
+    """A local HTTP server standing for the webhook (POSTed JSON) and the heartbeat monitor (GETs)."""
+
+    def __init__(self) -> None:
+        self.posted: list[dict[str, Any]] = []
+        self.gets: list[tuple[float, str]] = []  # (time.monotonic(), path)
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                listener.posted.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                listener.gets.append((time.monotonic(), self.path))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Listener]:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    with Listener().running() as running:
+        yield running
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pytest
 from mastodon_mock.testing import MockServer
 
 from scheduler.ledger import Ledger, default_url
-from tests.conftest import ROOT, Result
+from tests.conftest import ROOT, Listener, Result
 
 NY = "America/New_York"
 
@@ -239,31 +239,13 @@ def wait_for(condition: Callable[[], bool], limit: float = 20.0) -> None:
 
 
 def test_webhook_hears_of_what_needs_a_person(
-    folder: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    folder: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, listener: Listener
 ) -> None:
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    received: list[dict[str, str]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setenv("SCHEDULER_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        now = datetime.now(UTC).replace(microsecond=0)
-        write(folder, [{"id": "stale", "text": "Too late", "at": local(now - timedelta(hours=5))}])
-        run_cli("daemon", "--once")
-    finally:
-        server.shutdown()
+    monkeypatch.setenv("SCHEDULER_WEBHOOK_URL", f"{listener.url}/hook")
+    now = datetime.now(UTC).replace(microsecond=0)
+    write(folder, [{"id": "stale", "text": "Too late", "at": local(now - timedelta(hours=5))}])
+    run_cli("daemon", "--once")
+    received = listener.posted
     assert [(e["post"], e["account"], e["state"]) for e in received] == [("stale", "outbox", "expired")]
     assert received[0]["text"] == "stale to outbox (en): expired: not delivered in time"
 

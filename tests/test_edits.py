@@ -7,7 +7,6 @@ times (`--now`) except for the running daemon, which runs in real time."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -15,11 +14,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from mastodon_mock.testing import MockServer
 
-from tests.conftest import ROOT, Result, mastodon_fault
+from tests.conftest import ROOT, Listener, Result, mastodon_fault
 
 Cli = Callable[..., Result]
 NY = ZoneInfo("America/New_York")
@@ -116,58 +113,21 @@ def status_json(run_cli: Cli, now: datetime) -> dict[str, Any]:
     return data
 
 
-class Hook:
-    """A local webhook receiver: every JSON POST it gets, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        events = self.events
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-
-@contextlib.contextmanager
-def webhook() -> Iterator[Hook]:
-    hook = Hook()
-    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield hook
-    finally:
-        hook.server.shutdown()
-        hook.server.server_close()
-        thread.join(timeout=5)
-
-
-# 1. A published one-off post renamed: held, not posted again -------------------------------------
-
-
 def test_a_renamed_published_post_is_held_everywhere_and_posted_only_with_force(
-    folder: Path, run_cli: Cli, monkeypatch: pytest.MonkeyPatch
+    folder: Path, run_cli: Cli, monkeypatch: pytest.MonkeyPatch, listener: Listener
 ) -> None:
     text = "U.S. out of Haiti!"
     post = {"id": "first", "text": text, "at": local(T)}
     write(folder, [post])
-    with webhook() as hook:
-        monkeypatch.setenv("SCHEDULER_WEBHOOK_URL", hook.url)
-        published = run_cli("daemon", "--once", "--now", iso(T))
-        assert published.exit_code == 0, published.output
-        assert sent(folder) == to_both("first", text)
-        assert hook.events == []
+    monkeypatch.setenv("SCHEDULER_WEBHOOK_URL", listener.url + "/hook")
+    published = run_cli("daemon", "--once", "--now", iso(T))
+    assert published.exit_code == 0, published.output
+    assert sent(folder) == to_both("first", text)
+    assert listener.posted == []
 
-        write(folder, [{**post, "id": "renamed"}])
-        again = run_cli("daemon", "--once", "--now", iso(T + timedelta(seconds=30)))
-        events = list(hook.events)
+    write(folder, [{**post, "id": "renamed"}])
+    again = run_cli("daemon", "--once", "--now", iso(T + timedelta(seconds=30)))
+    events = list(listener.posted)
     assert again.exit_code == 1, again.output
     assert sent(folder) == to_both("first", text), "the renamed post went out again"
     note = (

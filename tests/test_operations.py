@@ -5,7 +5,6 @@ at its default verbosity."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -16,9 +15,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import pytest
 from mastodon_mock.testing import MockServer
 
 from scheduler.ledger import Ledger, Record, default_url
-from tests.conftest import ROOT, Result, mastodon_fault
+from tests.conftest import ROOT, Listener, Result, mastodon_fault
 from tests.test_daemon import local, outbox_posts, write
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -121,52 +119,6 @@ def records(folder: Path) -> list[Record]:
 
 def outbox_records(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in (folder / "outbox" / "posts").glob("*/post.json")]
-
-
-class Listener:
-    """A local HTTP server standing for the webhook (POSTed JSON) and the heartbeat monitor (GETs)."""
-
-    def __init__(self) -> None:
-        self.posted: list[dict[str, Any]] = []
-        self.gets: list[tuple[float, str]] = []  # (time.monotonic(), path)
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                listener.posted.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def do_GET(self) -> None:
-                listener.gets.append((time.monotonic(), self.path))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"OK")
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[Listener]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self.server.shutdown()
-            self.server.server_close()
-            thread.join(timeout=5)
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    with Listener().running() as running:
-        yield running
 
 
 def unique(text: str) -> str:
