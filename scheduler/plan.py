@@ -96,12 +96,12 @@ def queue_slots(campaign: Campaign, snapshot: Snapshot, now: datetime) -> dict[s
     held = {post_id: due for post_id, due in snapshot.first_due.items() if post_id in queued}
     known = {post.id for post in campaign.posts}
     gone = [due for post_id, due in snapshot.first_due.items() if post_id not in known]
-    anchor = now
+    anchor = now.replace(microsecond=0)  # a slot at this very second is still ahead (as the step sees it)
     if snapshot.last_step is not None and snapshot.last_step < now:
         longest = max([campaign.max_late_of(p) for p in campaign.posts] + [campaign.defaults.max_late])
         # The last step saw everything due up to it (its time is kept to the second, below it).
         anchor = max(snapshot.last_step + timedelta(seconds=1), now - longest)
-    return timeline.assign_slots(campaign, min(anchor, now), held, taken=gone)
+    return timeline.assign_slots(campaign, min(anchor, now.replace(microsecond=0)), held, taken=gone)
 
 
 def deliveries(
