@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import itertools
 import json
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import regex
 
@@ -98,25 +100,60 @@ def fits(platform: str, text: str) -> bool:
     return not overages(platform, text)
 
 
-# Sentence ends: a full stop, question or exclamation mark or ellipsis (and any closing quote),
-# followed by white space. Abbreviations like "U.S." may end up split; that only costs a break.
-_SENTENCE_END = regex.compile(r"(?<=[.!?…][\p{Pf}\p{Pe}\"']*)\s+")
+# A gap between words: a run of grapheme clusters that are white space throughout (a space that
+# carries a combining mark belongs to the word after it, so a break never cuts a cluster).
+_GAP = regex.compile(r"(?:(?=\s)\X(?<=\s))+")
+# A word that may end a sentence: end punctuation, then any closing quotes or brackets. It does end
+# one when the next word does not start in lower case (a link may) and it is no abbreviation
+# (U.S., EE.UU., Dr.).
+_SENTENCE_END = regex.compile(r"[.!?…‽][\p{Pf}\p{Pe}\"']*$")
+_ABBREVIATION = regex.compile(
+    r"(?:^|[^\w.])(?:(?:\w{1,2}\.){2,}|(?i:mr|mrs|ms|dr|dra|sr|sra|srta|st|jr|prof|gen|gov|sen|rep)\.)"
+    r"[\p{Pf}\p{Pe}\"']*$"
+)
+_LOWER_CASE_START = regex.compile(r"^[\p{Pi}\p{Ps}\"'¿¡]*\p{Ll}(?![\w.+-]*://)")
+# A clause ends after a comma, semicolon, colon or dash (or a ! ? … inside a sentence), and before
+# a spaced dash or a conjunction.
+_CLAUSE_END = regex.compile(r"[,;:—–!?…‽][\p{Pf}\p{Pe}\"']*$")
+_DASH_START = regex.compile(r"^[—–]")
+_CONJUNCTIONS = frozenset(
+    {"and", "but", "or", "nor", "because", "while", "whereas", "although", "though"}
+    | {"y", "e", "o", "u", "ni", "pero", "sino", "que", "porque", "aunque", "mientras"}
+)
+_LINE_BREAKS = frozenset("\n\r\v\f\x85\u2028\u2029")
+
+# What ending a part at each kind of break costs: a sentence end or a line break nothing, a clause
+# break a little, a plain word break more, a cut inside a word far more.
+_SENTENCE_BREAK, _CLAUSE_BREAK, _CONJUNCTION_BREAK, _WORD_BREAK, _CUT = 0.0, 3.0, 4.0, 6.0, 100.0
+# Balance: each part is aimed at the average length, costing its squared relative distance from
+# it. A part under 45% of the average is also short, at _SHORT_COST per average length missing: a
+# sentence end still beats a word break for a part down to about 41% of the average (26% of the
+# longest of two). A part that is a single word costs more than anything but an extra part.
+_SHORT_SHARE = 0.45
+_SHORT_COST = 150.0
+_LONE_WORD_COST = 1000.0
 
 
 def split_thread(text: str, platform: str, *, numbered: bool = True, max_parts: int = 25) -> list[str]:
     """`text` as one post if it fits `platform`, else as a thread of parts that each fit.
 
-    Breaks fall between sentences where possible, else between words; a URL, hashtag or mention
-    is never cut, nor is a grapheme cluster. Numbered parts end with " 1/3".
+    The thread has as few parts as possible; among those splits, parts end at sentence ends
+    rather than clause breaks, at clause breaks rather than between words, and are of even
+    length, none a single word or a short tail where another split avoids it. A URL, hashtag or
+    mention is never cut, nor is a grapheme cluster; a longer word is cut only when it cannot
+    fit a post. Line breaks inside a part are kept. Numbered parts end with " 1/3".
     """
     if fits(platform, text) or platform not in LIMITS:
         return [text]
-    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    body = text.strip()
+    if not body:
+        return []  # only white space: nothing to post
+    words = _words(body)
     total_guess = 2
     while True:
-        parts = _pack(sentences, platform, numbered, total_guess)
-        if len(parts) > max_parts:
-            raise ValueError(f"the text needs more than {max_parts} posts on {platform}")
+        # Every part is measured with the widest number it could carry, so the numbers always fit.
+        suffix = f" {total_guess}/{total_guess}" if numbered else ""
+        parts = _pack(body, words, platform, suffix, max_parts)
         if not numbered or len(str(len(parts))) <= len(str(total_guess)):
             break
         total_guess = len(parts)
@@ -125,58 +162,184 @@ def split_thread(text: str, platform: str, *, numbered: bool = True, max_parts: 
     return parts
 
 
-def _pack(sentences: list[str], platform: str, numbered: bool, total_guess: int) -> list[str]:
-    suffix = f" {total_guess}/{total_guess}" if numbered else ""
-
-    def ok(candidate: str) -> bool:
-        return fits(platform, candidate + suffix)
-
-    parts: list[str] = []
-    current = ""
-    for sentence in sentences:
-        joined = f"{current} {sentence}" if current else sentence
-        if ok(joined):
-            current = joined
+def _words(body: str) -> list[tuple[int, int, float]]:
+    """Where each word of `body` starts and ends, and what ending a part after it costs."""
+    gaps = list(_GAP.finditer(body))
+    spans = list(zip([0] + [gap.end() for gap in gaps], [gap.start() for gap in gaps] + [len(body)], strict=True))
+    words = []
+    for index, (start, end) in enumerate(spans):
+        if index == len(gaps):
+            words.append((start, end, 0.0))
             continue
-        if current:
-            parts.append(current)
-            current = ""
-        if ok(sentence):
-            current = sentence
-            continue
-        for word in _words(sentence, platform, ok):
-            joined = f"{current} {word}" if current else word
-            if ok(joined):
-                current = joined
-            else:
-                if current:
-                    parts.append(current)
-                current = word
-    if current:
-        parts.append(current)
-    return parts
+        following = body[spans[index + 1][0] : spans[index + 1][1]]
+        cost = _break_cost(body[start:end], gaps[index].group(), following)
+        words.append((start, end, cost))
+    return words
 
 
-def _words(sentence: str, platform: str, ok: Any) -> list[str]:
-    """The sentence's words; a word too long for one post is cut between grapheme clusters,
-    unless it is a URL, hashtag or mention, which cannot be cut."""
-    result = []
-    for word in sentence.split():
-        if ok(word):
-            result.append(word)
+def _break_cost(word: str, gap: str, following: str) -> float:
+    if not _LINE_BREAKS.isdisjoint(gap):
+        return _SENTENCE_BREAK
+    if _SENTENCE_END.search(word) and not _LOWER_CASE_START.match(following) and not _ABBREVIATION.search(word):
+        return _SENTENCE_BREAK
+    if _CLAUSE_END.search(word) or _DASH_START.match(following):
+        return _CLAUSE_BREAK
+    if following in _CONJUNCTIONS:
+        return _CONJUNCTION_BREAK
+    return _WORD_BREAK
+
+
+@functools.lru_cache(maxsize=16_384)
+def _piece_length(platform: str, piece: str) -> int:
+    """A word's or gap's length: they repeat within a text and across posts, and X counts some slowly."""
+    return length(platform, piece)
+
+
+def _pack(body: str, words: list[tuple[int, int, float]], platform: str, suffix: str, max_parts: int) -> list[str]:
+    """The parts of the best split of `body` (see `split_thread`), each fitting with `suffix` added.
+
+    The split is a dynamic programme over the breaks between pieces (words, or the grapheme
+    clusters of a word too long for one post). A part's length is estimated as the sum of its
+    pieces' and gaps' lengths, which is exact but for rare contexts (twitter-text may read a URL
+    differently inside a longer text); the chosen parts are checked with `fits`, and if one fails
+    the split is redone measuring every candidate part in full.
+    """
+    limit = LIMITS[platform]
+    room = limit.length - length(platform, suffix)
+    byte_room = None if limit.max_bytes is None else limit.max_bytes - len(suffix.encode("utf-8"))
+    starts: list[int] = []
+    ends: list[int] = []
+    word_of: list[int] = []  # which word each piece belongs to
+    costs: list[float] = []  # of a break after each piece
+    total = [0]  # length of all pieces and gaps before each piece
+    total_bytes = [0]
+    gap_length: list[int] = []  # of the gap after each piece
+    gap_bytes: list[int] = []
+
+    def add(start: int, end: int, word: int, cost: float, gap: str) -> None:
+        piece = body[start:end]
+        size = _piece_length(platform, gap) if gap else 0
+        starts.append(start)
+        ends.append(end)
+        word_of.append(word)
+        costs.append(cost)
+        gap_length.append(size)
+        gap_bytes.append(len(gap.encode("utf-8")))
+        total.append(total[-1] + _piece_length(platform, piece) + size)
+        total_bytes.append(total_bytes[-1] + len(piece.encode("utf-8")) + gap_bytes[-1])
+
+    for index, (start, end, cost) in enumerate(words):
+        gap = body[end : words[index + 1][0]] if index + 1 < len(words) else ""
+        word = body[start:end]
+        too_long = _piece_length(platform, word) > room or (
+            byte_room is not None and len(word.encode("utf-8")) > byte_room
+        )
+        if not too_long:
+            add(start, end, index, cost, gap)
             continue
         if word.startswith(("#", "@")) or "://" in word:
             raise ValueError(f"'{word[:40]}' is too long for one post on {platform} and cannot be cut")
-        piece = ""
-        for cluster in regex.findall(r"\X", word):
-            if ok(piece + cluster):
-                piece += cluster
-            else:
-                result.append(piece)
-                piece = cluster
-        if piece:
-            result.append(piece)
-    return result
+        clusters = regex.findall(r"\X", word)
+        offset = start
+        for number, cluster in enumerate(clusters, 1):
+            last = number == len(clusters)
+            add(offset, offset + len(cluster), index, cost if last else _CUT, gap if last else "")
+            offset += len(cluster)
+
+    def estimated_fits(first: int, stop: int) -> bool:
+        """Whether pieces first..stop-1 fit, by the sum of their lengths."""
+        if total[stop] - total[first] - gap_length[stop - 1] > room:
+            return False
+        return byte_room is None or total_bytes[stop] - total_bytes[first] - gap_bytes[stop - 1] <= byte_room
+
+    def measured_fits(first: int, stop: int) -> bool:
+        return fits(platform, body[starts[first] : ends[stop - 1]] + suffix)
+
+    for span_fits in (estimated_fits, measured_fits):
+        reaches = _reaches(len(starts), span_fits)
+        stuck = next((first for first, stop in enumerate(reaches) if stop == first), None)
+        if stuck is not None:
+            piece = body[starts[stuck] : ends[stuck]]
+            raise ValueError(f"'{piece[:40]}' is too long for one post on {platform} and cannot be cut")
+        breaks = _best_breaks(reaches, total, gap_length, word_of, costs, max_parts, platform)
+        parts = [body[starts[first] : ends[stop - 1]] for first, stop in itertools.pairwise(breaks)]
+        if span_fits is measured_fits or all(fits(platform, part + suffix) for part in parts):
+            break
+    return parts
+
+
+def _reaches(count: int, span_fits: Callable[[int, int], bool]) -> list[int]:
+    """For each piece, where the longest part starting with it stops (pieces first..stop-1), or the
+    piece itself if even it alone does not fit. A part within one that fits fits too, so the stop
+    only moves forward: about two checks a piece."""
+    reaches = []
+    stop = 1
+    for first in range(count):
+        stop = max(stop, first + 1)
+        if stop == first + 1 and not span_fits(first, stop):
+            reaches.append(first)
+            continue
+        while stop < count and span_fits(first, stop + 1):
+            stop += 1
+        reaches.append(stop)
+    return reaches
+
+
+def _best_breaks(
+    reaches: list[int],
+    total: list[int],
+    gap_length: list[int],
+    word_of: list[int],
+    costs: list[float],
+    max_parts: int,
+    platform: str,
+) -> list[int]:
+    """The breaks (0, ..., len(reaches)) of the cheapest split into the fewest parts."""
+    count = len(reaches)
+    # Fewest parts for the pieces from each break to the end, and for those before it.
+    after = [0] * (count + 1)
+    for first in range(count - 1, -1, -1):
+        after[first] = 1 + after[reaches[first]]
+    parts = after[0]
+    if parts > max_parts:
+        raise ValueError(f"the text needs more than {max_parts} posts on {platform}")
+    before = [0] * (count + 1)
+    earliest = [0] * (count + 1)  # the first piece a part ending at each break may start with
+    first = 0
+    for stop in range(1, count + 1):
+        while reaches[first] < stop:
+            first += 1
+        earliest[stop] = first
+        before[stop] = before[first] + 1
+    # Only breaks on some split into `parts` parts are considered, each reached from the layer before.
+    target = max(total[count] / parts, 1.0)
+    cheapest = [math.inf] * (count + 1)
+    cheapest[0] = 0.0
+    previous = [0] * (count + 1)
+    for stop in range(1, count + 1):
+        layer = before[stop] - 1
+        if layer + 1 + after[stop] != parts:
+            continue
+        end = total[stop] - gap_length[stop - 1]
+        break_cost = costs[stop - 1] if stop < count else 0.0
+        last_word = word_of[stop - 1]
+        best, best_first = math.inf, 0
+        for first in range(earliest[stop], stop):
+            if before[first] != layer or cheapest[first] == math.inf:
+                continue
+            share = (end - total[first]) / target
+            cost = cheapest[first] + break_cost + (share - 1.0) ** 2
+            if share < _SHORT_SHARE:
+                cost += _SHORT_COST * (_SHORT_SHARE - share)
+            if word_of[first] == last_word:
+                cost += _LONE_WORD_COST
+            if cost < best:
+                best, best_first = cost, first
+        cheapest[stop], previous[stop] = best, best_first
+    breaks = [count]
+    while breaks[-1]:
+        breaks.append(previous[breaks[-1]])
+    return breaks[::-1]
 
 
 def graphemes(text: str) -> int:
