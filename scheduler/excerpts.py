@@ -19,10 +19,11 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from scheduler import statement, text
+from scheduler import statement, text, twins
 from scheduler.errors import SchedulerError
 from scheduler.models import Campaign
-from scheduler.statement import MONTH_NAMES, Alignment, SentencePair
+from scheduler.statement import Alignment, SentencePair
+from scheduler.twins import MONTH_NAMES
 
 # Used when the campaign names no accounts to count against.
 DEFAULT_PLATFORMS = ("x", "mastodon", "bluesky")
@@ -110,7 +111,7 @@ _SWEET_SPOT = (90, 230)  # characters of English: long enough to say something, 
 def score(sentence: str) -> float:
     """How well a sentence stands on its own as a quotation: strong claims, names, no dangling start."""
     value = min(len(_STRONG.findall(sentence)), 3) * 1.0
-    value += min(len(statement.anchors(sentence).names), 3) * 0.5
+    value += min(len(twins.anchors(sentence).names), 3) * 0.5
     if re.match(r"^we\b", sentence, re.IGNORECASE) or re.match(r"^there can be no\b", sentence, re.IGNORECASE):
         value += 1.5  # the organisation's own voice, or a principle
     if not sentence[:1].isupper() and not sentence.startswith(("“", '"')):
@@ -230,7 +231,7 @@ def slug(words: str) -> str:
     A long text skips its little words, so the id says more: "We warn that the U.S. aims..." ->
     we-warn-us-aims-use-haiti.
     """
-    plain = statement.plain(words).lower().replace(".", "")
+    plain = twins.plain(words).lower().replace(".", "")
     tokens = re.findall(r"[a-z0-9]+", plain)
     if len(tokens) > _SLUG_WORDS:
         tokens = [token for token in tokens if token not in _SLUG_SKIP]

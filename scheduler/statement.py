@@ -4,54 +4,26 @@ A statement is a title, paragraphs (the first may open with a dateline such as "
 and closing slogans (short exclamatory lines), once per language. The languages are aligned
 paragraph by paragraph, then sentence by sentence, by a small dynamic programme over length ratios
 and shared anchors (numbers and names, with cross-language aliases such as Haití/Haiti, EE.UU./U.S.).
-Every pair the checks are unsure of is reported, never silently trusted.
+Every pair the shared check of twins.py is unsure of (the one `validate` uses on a post's languages)
+is reported, never silently trusted.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+
+from scheduler import twins
 
 # --- reading ---------------------------------------------------------------------------------
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SLOGAN_MAX_WORDS = 8
-MONTH_NAMES: dict[str, tuple[str, ...]] = {
-    "en": (
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ),
-    "es": (
-        "enero",
-        "febrero",
-        "marzo",
-        "abril",
-        "mayo",
-        "junio",
-        "julio",
-        "agosto",
-        "septiembre",
-        "octubre",
-        "noviembre",
-        "diciembre",
-    ),
-}
 _MONTHS = {
-    **{name.lower(): number for names in MONTH_NAMES.values() for number, name in enumerate(names, 1)},
+    **{name.lower(): number for names in twins.MONTH_NAMES.values() for number, name in enumerate(names, 1)},
     "setiembre": 9,
 }
 # A dateline opens the first paragraph: an optional bullet, a date with a year, then a dash.
@@ -329,112 +301,7 @@ def _is_abbreviation(word: str) -> bool:
     return word.lower() in _ABBREVIATIONS or bool(_INITIALISM.match(word))
 
 
-# --- anchors: what a translation must keep ---------------------------------------------------
-
-# Names written differently in each language, reduced to one key (accents are removed first).
-# MMS is a typo of MSS in the Spanish statement: tolerated as the same mission.
-_ALIASES: tuple[tuple[str, str], ...] = (
-    (r"\bU\.\s?S\.(?=[\s,;:/)\-’'”»]|$)|\bUSA?\b|\bUnited States\b|\bEE\.\s?UU\.|\bEstados Unidos\b", "US"),
-    (r"\bU\.\s?N\.|\bUN\b|\bUnited Nations\b|\bONU\b|\bNaciones Unidas\b", "UN"),
-    (r"\bBlack Alliance for Peace\b|\bAlianza Negra por la Paz\b|\bBAP\b", "BAP"),
-    (r"\bMMS\b|\bMSS\b", "MSS"),
-    (r"\bHaiti\b", "Haiti"),
-    (r"\bKenia\b|\bKenya\b", "Kenya"),
-    (r"\bFrancia\b|\bFrance\b", "France"),
-    (r"\bCanada\b", "Canada"),
-    (r"\bRusia\b|\bRussia\b", "Russia"),
-    (r"\bChina\b", "China"),
-    (r"\bGaza\b", "Gaza"),
-    (r"\bMexico\b", "Mexico"),
-    (r"\bCaribe\b|\bCaribbean\b", "Caribbean"),
-    (r"\bAmericas?\b", "Americas"),
-    (r"\bBiden\b", "Biden"),
-    (r"\bAriel Henry\b", "Henry"),
-    (r"\bCore Group\b", "CoreGroup"),
-)
-_ALIAS_PATTERNS = tuple((re.compile(pattern), key) for pattern, key in _ALIASES)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_CAPITALISED = re.compile(r"(?<![\w.])[A-Z][\w’'-]+")
-_NOT_NAMES = frozenset(
-    [
-        "The",
-        "This",
-        "That",
-        "These",
-        "Those",
-        "It",
-        "We",
-        "Our",
-        "They",
-        "A",
-        "An",
-        "In",
-        "On",
-        "At",
-        "Of",
-        "For",
-        "And",
-        "But",
-        "Yet",
-        "While",
-        "Though",
-        "Prior",
-        "Allowing",
-        "There",
-        "El",
-        "La",
-        "Los",
-        "Las",
-        "Un",
-        "Una",
-        "En",
-        "Al",
-        "Del",
-        "Sin",
-        "Aunque",
-        "Antes",
-        "Estamos",
-        "Afirmamos",
-        "Advertimos",
-        "Permitir",
-        "No",
-    ]
-)
-
-
-def plain(text: str) -> str:
-    """The text without accents: Haití -> Haiti, Canadá -> Canada."""
-    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-
-
-@dataclass(frozen=True)
-class Anchors:
-    numbers: frozenset[str]
-    names: frozenset[str]  # known names, by their alias key
-    other_names: frozenset[str]  # other capitalised words, lower-cased without accents
-
-    @property
-    def empty(self) -> bool:
-        return not (self.numbers or self.names or self.other_names)
-
-
-def anchors(text: str) -> Anchors:
-    rest = plain(text)
-    names = set()
-    for pattern, key in _ALIAS_PATTERNS:
-        if pattern.search(rest):
-            names.add(key)
-            rest = pattern.sub(" ", rest)
-    numbers = frozenset(n.replace(",", "").replace(".", "") for n in _NUMBER.findall(rest))
-    others = frozenset(w.lower().rstrip("’'s") for w in _CAPITALISED.findall(rest) if w not in _NOT_NAMES)
-    return Anchors(numbers, frozenset(names), others)
-
-
 # --- comparing a pair ------------------------------------------------------------------------
-
-# How much longer the second language usually runs (Spanish is about 15% longer than English).
-EXPECTED_RATIO = {("en", "es"): 1.15, ("es", "en"): 1 / 1.15}
-_RATIO_TOLERANCE = 1.45  # a pair further than this factor from the expected ratio is doubtful
 
 
 @dataclass(frozen=True)
@@ -445,26 +312,16 @@ class Check:
 
 def compare(first: str, second: str, languages: tuple[str, str]) -> Check:
     """How likely `second` translates `first`, from their lengths and shared numbers and names."""
-    expected = EXPECTED_RATIO.get(languages, 1.0)
-    ratio = (len(second) / max(len(first), 1)) / expected
+    ratio = (len(second) / max(len(first), 1)) / twins.expected_ratio(languages)
     length_score = max(0.0, 1 - abs(math.log(ratio)) / math.log(2.2))
-    a, b = anchors(first), anchors(second)
-    doubts = []
-    if not 1 / _RATIO_TOLERANCE <= ratio <= _RATIO_TOLERANCE:
-        doubts.append(f"length ratio {len(second) / max(len(first), 1):.2f} (expected about {expected:.2f})")
-    if a.numbers != b.numbers:
-        doubts.append(f"numbers differ: {_listing(a.numbers)} vs {_listing(b.numbers)}")
-    if a.names != b.names:
-        only_first, only_second = a.names - b.names, b.names - a.names
-        parts = [f"{', '.join(sorted(only_first))} only in {languages[0]}"] if only_first else []
-        parts += [f"{', '.join(sorted(only_second))} only in {languages[1]}"] if only_second else []
-        doubts.append("names differ: " + "; ".join(parts))
+    a, b = twins.anchors(first), twins.anchors(second)
+    doubts = tuple(twins.pair_disagreements(first, second, languages))
     if a.empty and b.empty:
-        return Check(0.8 * length_score, tuple(doubts))
+        return Check(0.8 * length_score, doubts)
     shared = len(a.numbers & b.numbers) + len(a.names & b.names) + _fuzzy_shared(a.other_names, b.other_names)
     total = len(a.numbers | b.numbers) + len(a.names | b.names) + max(len(a.other_names), len(b.other_names))
     anchor_score = shared / total if total else 0.5
-    return Check(0.4 * length_score + 0.6 * anchor_score, tuple(doubts))
+    return Check(0.4 * length_score + 0.6 * anchor_score, doubts)
 
 
 def _fuzzy_shared(first: frozenset[str], second: frozenset[str]) -> int:
@@ -479,10 +336,6 @@ def _alike(a: str, b: str) -> bool:
         return False
     prefix = len(a) if a == b else next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 0)
     return prefix >= 0.7 * min(len(a), len(b))
-
-
-def _listing(values: frozenset[str]) -> str:
-    return ", ".join(sorted(values)) or "none"
 
 
 # --- aligning --------------------------------------------------------------------------------
@@ -639,16 +492,13 @@ def _align_sentences(result: Alignment, a: int, b: int, where: str) -> None:
 
 
 def _align_slogans(result: Alignment, first: Sequence[str], second: Sequence[str]) -> list[tuple[str, str]]:
-    """Slogans pair in order, checked by the names they carry."""
+    """Slogans pair in order, by the names they carry; a pair is checked as any other."""
 
     def by_names(a: str, b: str) -> Check:
-        names_a, names_b = anchors(a).names, anchors(b).names
+        names_a, names_b = twins.anchors(a).names, twins.anchors(b).names
         union = names_a | names_b
-        if names_a != names_b:
-            return Check(
-                len(names_a & names_b) / len(union), (f"names differ ({_listing(names_a)} vs {_listing(names_b)})",)
-            )
-        return Check(1.0 if union else 0.7, ())
+        similarity = len(names_a & names_b) / len(union) if names_a != names_b else 1.0 if union else 0.7
+        return Check(similarity, tuple(twins.pair_disagreements(a, b, result.languages)))
 
     pairs = []
     for link in align(first, second, by_names, merges=False):
