@@ -3,11 +3,14 @@
 First the file is read defensively (see source.py); then each top-level section and each post is
 validated on its own, so one broken post never hides the problems of the others; then a logical
 pass checks what no single field can: ids, accounts, languages, platform limits, assets, secrets.
+A broken setting hides nothing either: the checks run with a stand-in (UTC for the timezone, the
+defaults for a broken brand, defaults or queue field) and skip only what the stand-in cannot tell.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import gc
 import re
@@ -36,6 +39,12 @@ _SECRET_KEY = re.compile(r"(token|passw(or)?d|secret|credential|(^|[_-])key$|api
 _PLATFORM_ALIASES = {"twitter": "x", "bsky": "bluesky", "fediverse": "mastodon", "masto": "mastodon"}
 _ADAPTERS = {name: TypeAdapter(kind) for name, kind in models.SECTIONS.items()}
 _ACCOUNT: TypeAdapter[models.Account] = TypeAdapter(models.Account)
+# Fields holding a time of day, where "10am" or "10.30" is a likely slip.
+_TIME_FIELDS = frozenset({"at", "every", "starts", "until", "slots"})
+_TWELVE_HOUR = re.compile(r"(?<![\d:.])(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s*m\b\.?", re.IGNORECASE)
+_DOTTED_TIME = re.compile(r"(?<![\d:.])(\d{1,2})\.(\d{2})(?![\d.])")
+# Said once, on the timezone's own error, while UTC stands in for it.
+_UTC_NOTE = "; until it is {fix}, times are read as UTC"
 
 
 @dataclass
@@ -46,6 +55,11 @@ class Report:
     campaign: Campaign | None
     problems: list[Problem]
     document: Document | None = None
+    # What can be shown even with errors: the settings and accounts without errors and only the
+    # posts without errors (their indices in the file's `posts` in `partial_indices`); None when
+    # the timezone, the languages or every account is broken. The campaign itself when all is well.
+    partial: Campaign | None = None
+    partial_indices: tuple[int, ...] = ()
 
     @property
     def errors(self) -> list[Problem]:
@@ -99,12 +113,15 @@ def _check(path: Path, now: datetime | None, went_out: frozenset[str]) -> Report
     try:
         document = read(path)
     except SourceError as exc:
-        return Report(path, None, [exc.problem])
+        return Report(path, None, list(exc.problems))
     checker = _Checker(document, path.resolve().parent, now or datetime.now(UTC), went_out)
-    campaign = checker.run()
+    campaign, posts = checker.run()
     problems = sorted(set(checker.problems))
     has_errors = any(p.severity is Severity.ERROR for p in problems)
-    return Report(path, None if has_errors else campaign, problems, document)
+    if not has_errors:
+        return Report(path, campaign, problems, document, campaign, tuple(posts))
+    partial, indices = checker.partial(campaign, posts)
+    return Report(path, None, problems, document, partial, indices)
 
 
 @dataclass
@@ -116,6 +133,11 @@ class _Checker:
     problems: list[Problem] = field(default_factory=list)
     secret_paths: set[Path_] = field(default_factory=set)
     failed_sections: set[str] = field(default_factory=set)
+    # Fields of a broken brand, defaults or queue left out (their defaults stand in).
+    dropped: dict[str, set[str]] = field(default_factory=dict)
+    # Settings that failed and have a stand-in: timezone (UTC), languages, accounts.
+    stand_ins: set[str] = field(default_factory=set)
+    error_paths: set[Path_] = field(default_factory=set)
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -128,39 +150,78 @@ class _Checker:
     def _add(self, path: Path_, message: str, severity: Severity, key: bool) -> None:
         line, column = self.doc.locate(path, key=key)
         self.problems.append(Problem(line, column, format_path(path), message, severity))
+        if severity is Severity.ERROR:
+            self.error_paths.add(path)
 
     # -- passes -----------------------------------------------------------------------------
 
-    def run(self) -> Campaign | None:
+    def run(self) -> tuple[Campaign, dict[int, Post]]:
+        """The campaign as far as it validated, with stand-ins for broken settings, and the posts
+        that validated by their index in the file; every problem found lands in `problems`."""
         data = self.doc.data
+        for path, slip in self.doc.slips.items():
+            self.problems.append(slip)
+            self.error_paths.add(path)
         self._check_secrets(data, ())
         for key in data:
             if key not in TOP_LEVEL and (key,) not in self.secret_paths:
                 self.error((key,), f"unknown setting{_suggest(key, TOP_LEVEL)}", key=True)
         for key in REQUIRED:
             if key not in data:
-                self.error((), f"missing required setting '{key}'")
+                note = _UTC_NOTE.format(fix="set") if key == "timezone" and _has_times(data) else ""
+                self.error((), f"missing required setting '{key}'{note}")
         sections = self._validate_sections(data)
-        context = {"timezone": sections.get("timezone", UTC)}
+        context = {"timezone": sections["timezone"]}
         accounts = self._validate_accounts(data.get("accounts"), context)
-        posts = self._validate_posts(data.get("posts", []), context)
-        if "timezone" not in sections or "languages" not in sections or not accounts:
-            return None
+        posts = dict(self._validate_posts(data.get("posts", []), context))
+        if "languages" not in sections:
+            self.stand_ins.add("languages")
+            sections["languages"] = _languages_of(accounts.values(), posts.values())
         # Already validated piece by piece: construct without validating again.
-        campaign = Campaign.model_construct(
-            **sections,
-            accounts=accounts,
-            posts=tuple(post for _, post in posts),
-        )
-        _Logic(self, campaign, dict(posts), broken_accounts=set(data.get("accounts") or {}) - set(accounts)).run()
-        return campaign
+        campaign = Campaign.model_construct(**sections, accounts=accounts, posts=tuple(posts.values()))
+        raw_accounts = data.get("accounts")
+        broken = set(raw_accounts) - set(accounts) if isinstance(raw_accounts, dict) else set()
+        _Logic(self, campaign, posts, broken_accounts=broken).run()
+        return campaign, posts
+
+    def partial(self, campaign: Campaign, posts: dict[int, Post]) -> tuple[Campaign | None, tuple[int, ...]]:
+        """The campaign without whatever has an error, and the indices of the posts it keeps."""
+        if self.stand_ins & {"timezone", "languages"}:
+            return None, ()
+        flawed: dict[str, set[str | int]] = {}
+        for path in self.error_paths:
+            if len(path) >= 2:
+                flawed.setdefault(str(path[0]), set()).add(path[1])
+        accounts = {key: account for key, account in campaign.accounts.items() if key not in flawed.get("accounts", ())}
+        if not accounts:
+            return None, ()
+        brand = campaign.brand
+        if "logo" in flawed.get("brand", ()):
+            brand = brand.model_copy(update={"logo": None})
+        if "fonts" in flawed.get("brand", ()):
+            brand = brand.model_copy(update={"fonts": models.Fonts()})
+        queue = None if "queue" in flawed or "queue" in self.failed_sections else campaign.queue
+        shell = campaign.model_copy(update={"brand": brand, "accounts": accounts, "queue": queue, "posts": ()})
+        targets_known = "accounts" not in self.dropped.get("defaults", ())
+        kept = [
+            (index, post)
+            for index, post in posts.items()
+            if index not in flawed.get("posts", ())
+            and (queue is not None or not post.queued)
+            and (targets_known or post.accounts is not None)
+            and all(account_id in accounts for account_id in shell.accounts_of(post))
+        ]
+        return shell.model_copy(update={"posts": tuple(post for _, post in kept)}), tuple(index for index, _ in kept)
 
     def _validate_sections(self, data: dict[str, Any]) -> dict[str, Any]:
         valid: dict[str, Any] = {}
         zone = self._validate_one("timezone", data, {})
-        if zone is not None:
-            valid["timezone"] = zone
-        context = {"timezone": zone or UTC}
+        if zone is None:
+            self.stand_ins.add("timezone")
+            if "timezone" in self.failed_sections and _has_times(data):
+                self._note_utc()
+        valid["timezone"] = zone or UTC
+        context = {"timezone": valid["timezone"]}
         for name in models.SECTIONS:
             if name in ("timezone", "accounts") or name not in data:
                 continue
@@ -168,6 +229,14 @@ class _Checker:
             if value is not None:
                 valid[name] = value
         return valid
+
+    def _note_utc(self) -> None:
+        """Say once, on the timezone's own error, that times were read as UTC meanwhile."""
+        for i, problem in enumerate(self.problems):
+            if problem.path == "timezone":
+                message = problem.message + _UTC_NOTE.format(fix="fixed")
+                self.problems[i] = dataclasses.replace(problem, message=message)
+                return
 
     def _validate_one(self, name: str, data: dict[str, Any], context: dict[str, Any]) -> Any:
         if name not in data:
@@ -177,13 +246,35 @@ class _Checker:
         except ValidationError as exc:
             self._report_validation(exc, (name,), models.SECTIONS[name])
             self.failed_sections.add(name)
+            return self._salvage(name, data[name], exc, context)
+
+    def _salvage(self, name: str, raw: Any, exc: ValidationError, context: dict[str, Any]) -> Any:
+        """A broken brand, defaults or queue without its broken fields, whose defaults stand in;
+        None when what is left is not enough."""
+        kind = models.SECTIONS[name]
+        if not _is_model(kind):
             return None
+        everything = set(kind.model_fields)
+        self.dropped[name] = everything
+        locations = [detail["loc"] for detail in exc.errors(include_url=False)]
+        if not isinstance(raw, dict) or any(not loc for loc in locations):
+            return None
+        broken = {str(loc[0]) for loc in locations}
+        try:
+            salvaged = _ADAPTERS[name].validate_python(
+                {key: value for key, value in raw.items() if key not in broken}, context=context
+            )
+        except ValidationError:
+            return None
+        self.dropped[name] = broken & everything
+        return salvaged
 
     def _validate_accounts(self, raw: Any, context: dict[str, Any]) -> dict[str, models.Account]:
-        if raw is None:
-            return {}
         if not isinstance(raw, dict) or not raw:
-            self.error(("accounts",), "must be a mapping of account ids to accounts, not " + _describe(raw))
+            self.stand_ins.add("accounts")
+            if raw is not None:
+                described = f"{_describe(raw)}{_as_mapping(raw)}"
+                self.error(("accounts",), f"must be a mapping of account ids to accounts, not {described}")
             return {}
         valid = {}
         for account_id, item in raw.items():
@@ -195,7 +286,8 @@ class _Checker:
 
     def _validate_posts(self, raw: Any, context: dict[str, Any]) -> list[tuple[int, Post]]:
         if not isinstance(raw, list):
-            self.error(("posts",), f"must be a list of posts, not {_describe(raw)}")
+            hint = ': start each post with "- ", as in "- id: ..."' if isinstance(raw, dict) else ""
+            self.error(("posts",), f"must be a list of posts, not {_describe(raw)}{hint}")
             return []
         valid = []
         for index, item in enumerate(raw):
@@ -206,10 +298,15 @@ class _Checker:
         return valid
 
     def _report_validation(self, exc: ValidationError, prefix: Path_, kind: Any) -> None:
-        for detail in exc.errors(include_url=False):
+        details = exc.errors(include_url=False)
+        # A list whose only item failed is also "too short": the item's own error says it all.
+        failed_items = {tuple(detail["loc"][:-1]) for detail in details if detail["loc"]}
+        for detail in details:
+            if detail["type"] == "too_short" and tuple(detail["loc"]) in failed_items:
+                continue
             loc, fields, target = _clean_location(kind, tuple(detail["loc"]))
             path = (*prefix, *loc)
-            if path in self.secret_paths:
+            if path in self.secret_paths or path in self.doc.slips:
                 continue
             self._report_detail(detail, path, fields, target)
 
@@ -217,7 +314,10 @@ class _Checker:
         kind = detail["type"]
         value = detail.get("input")
         ctx = detail.get("ctx") or {}
-        if kind == "extra_forbidden":
+        clock = _clock_slip(path, value) if kind == "value_error" else None
+        if clock is not None:
+            self.error(path, clock)
+        elif kind == "extra_forbidden":
             self.error(path, f"unknown key{_suggest(str(path[-1]), fields)}", key=True)
         elif kind == "missing":
             self.error(path[:-1], f"missing required key '{path[-1]}'")
@@ -284,15 +384,17 @@ class _Logic:
 
     def _languages(self) -> None:
         c = self.checker
+        known = "languages" not in c.stand_ins
         for path, codes in self._language_lists():
             for i, code in enumerate(codes):
                 if code in codes[:i]:
                     c.error((*path, i), f"'{code}' is listed twice")
-                elif path != ("languages",) and code not in self.campaign.languages:
+                elif known and path != ("languages",) and code not in self.campaign.languages:
                     c.error((*path, i), f"'{code}' is not a campaign language ({', '.join(self.campaign.languages)})")
 
     def _language_lists(self) -> Iterator[tuple[Path_, tuple[str, ...]]]:
-        yield ("languages",), self.campaign.languages
+        if "languages" not in self.checker.stand_ins:
+            yield ("languages",), self.campaign.languages
         for account_id, account in self.campaign.accounts.items():
             yield ("accounts", account_id, "languages"), account.languages
 
@@ -305,12 +407,14 @@ class _Logic:
                     f"'{account_id}' is not a valid account id; use lower-case letters, digits, '-' or '_'",
                     key=True,
                 )
-        if not any(account.enabled for account in self.campaign.accounts.values()):
+        if self.campaign.accounts and not any(account.enabled for account in self.campaign.accounts.values()):
             c.warn(("accounts",), "no account is enabled: nothing will be posted")
         if self.campaign.defaults.accounts is not None:
             self._known_accounts(("defaults", "accounts"), self.campaign.defaults.accounts)
 
     def _known_accounts(self, path: Path_, ids: tuple[str, ...]) -> bool:
+        if "accounts" in self.checker.stand_ins:
+            return False  # the accounts section is broken, reported already
         known = tuple(self.campaign.accounts)
         ok = True
         for i, account_id in enumerate(ids):
@@ -326,22 +430,39 @@ class _Logic:
         for account_id, account in self.campaign.accounts.items():
             if isinstance(account, models.OutboxAccount):
                 self._inside_project(("accounts", account_id, "path"), account.path)
-        if "brand" in self.checker.failed_sections:
-            return
-        regular = self._asset(("brand", "fonts", "regular"), brand.fonts.regular)
-        bold = self._asset(("brand", "fonts", "bold"), brand.fonts.bold)
-        if regular is not None and bold is not None:
-            self.fonts = self._usable_fonts(FontFiles(regular, bold))
-        if brand.logo is not None:
+        dropped = self.checker.dropped.get("brand", set())
+        if "fonts" in dropped:
+            self.fonts = self._default_fonts()
+        else:
+            regular = self._asset(("brand", "fonts", "regular"), brand.fonts.regular)
+            bold = self._asset(("brand", "fonts", "bold"), brand.fonts.bold)
+            if regular is not None and bold is not None:
+                self.fonts = self._usable_fonts(FontFiles(regular, bold))
+        if brand.logo is not None and "logo" not in dropped:
             logo = self._asset(("brand", "logo"), brand.logo)
             if logo is not None:
                 try:
                     load_logo(logo)
                 except SchedulerError as exc:
                     self.checker.error(("brand", "logo"), str(exc).replace(f"{logo}: ", "", 1))
-        self._contrast()
+        if not dropped & {"background", "text_color", "accent_color"}:
+            self._contrast()
         for language, footer in brand.footer.items():
             self._glyphs(("brand", "footer", language), footer, bold=False)
+
+    def _default_fonts(self) -> FontFiles | None:
+        """The default brand's fonts, to check the cards' characters while the brand's own are broken;
+        None (no check) when the project does not have them."""
+        fonts = models.Fonts()
+        files = FontFiles(self.checker.root / fonts.regular, self.checker.root / fonts.bold)
+        if not (files.regular.is_file() and files.bold.is_file()):
+            return None
+        try:
+            files.missing_glyphs("", bold=False)
+            files.missing_glyphs("", bold=True)
+        except SchedulerError:
+            return None
+        return files
 
     def _usable_fonts(self, fonts: FontFiles) -> FontFiles | None:
         for name, path in (("regular", fonts.regular), ("bold", fonts.bold)):
@@ -389,15 +510,19 @@ class _Logic:
     def _post(self, where: Path_, post: Post) -> None:
         c = self.checker
         campaign = self.campaign
+        languages_known = "languages" not in c.stand_ins
         for language in post.text:
-            if language not in campaign.languages:
+            if languages_known and language not in campaign.languages:
                 c.error(
                     (*where, "text", language),
                     f"'{language}' is not a campaign language ({', '.join(campaign.languages)})",
                     key=True,
                 )
-        account_ids = campaign.accounts_of(post)
+        # Without its own accounts a post goes to the default ones: unknown while those are broken.
+        targets_known = post.accounts is not None or "accounts" not in c.dropped.get("defaults", ())
+        account_ids = campaign.accounts_of(post) if targets_known else ()
         all_known = post.accounts is None or self._known_accounts((*where, "accounts"), post.accounts)
+        all_known = all_known and targets_known and "accounts" not in c.stand_ins
         needed: dict[str, list[str]] = {}
         composed = {language: text.compose(post, language) for language in post.text}
         for account_id in account_ids:
@@ -423,7 +548,7 @@ class _Logic:
                     "(a post needs every language its accounts post)",
                 )
         for language in post.text:
-            if all_known and language in campaign.languages and language not in needed:
+            if all_known and languages_known and language in campaign.languages and language not in needed:
                 c.warn((*where, "text", language), f"no account of this post publishes in {language}", key=True)
         self._card(where, post)
         self._timing(where, post)
@@ -473,6 +598,8 @@ class _Logic:
         limit = text.ALT_LIMITS.get(platform)
         if post.card is None or limit is None or language not in post.text:
             return
+        if language not in post.alt and language not in post.card.words:
+            return  # no card words to describe in this language: _card reports it
         count = text.graphemes(alt_text(self.campaign, post, language))
         if count > limit:
             path = (*where, "alt", language) if language in post.alt else (*where, "card")
@@ -501,11 +628,62 @@ class _Logic:
                 (*where, "until"),
                 f"{post.until.astimezone(local):%Y-%m-%d %H:%M %Z} is in the past; this post will not go out again",
             )
-        if post.queued and self.campaign.queue is None:
+        if post.queued and self.campaign.queue is None and "queue" not in c.failed_sections:
             c.error(where, "has no at or every, and the campaign has no queue.slots to place it in")
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _has_times(data: dict[str, Any]) -> bool:
+    return bool(data.get("posts")) or "queue" in data
+
+
+def _languages_of(accounts: typing.Iterable[models.AccountBase], posts: typing.Iterable[Post]) -> tuple[str, ...]:
+    """Stand-in campaign languages while `languages` is broken: those the accounts and posts use."""
+    seen = dict.fromkeys(language for account in accounts for language in account.languages)
+    seen.update(dict.fromkeys(language for post in posts for language in post.text))
+    return tuple(seen)
+
+
+def _as_mapping(value: Any) -> str:
+    """How to turn a list written where a mapping belongs into one."""
+    if not isinstance(value, list) or not value:
+        return ""
+    if all(isinstance(item, dict) for item in value):
+        return ': remove the "- " before each one'
+    first = value[0]
+    if isinstance(first, str):
+        return f': write "{first}: ..." lines, not "- {first}"'
+    return ': write "key: value" lines, not "- " items'
+
+
+def _clock_slip(path: Path_, value: Any) -> str | None:
+    """A 12-hour or dotted time ("10am", "10.30pm", "10.30") where a 24-hour one belongs."""
+    if not isinstance(value, str) or not _TIME_FIELDS.intersection(step for step in path if isinstance(step, str)):
+        return None
+    slips: list[tuple[str, str]] = []
+
+    def twelve_hour(match: re.Match[str]) -> str:
+        hour, minute = int(match[1]), int(match[2] or 0)
+        if not 1 <= hour <= 12 or minute > 59:
+            return match[0]
+        hour = hour % 12 + (12 if match[3].lower() == "p" else 0)
+        slips.append((match[0].strip(), f"{hour:02d}:{minute:02d}"))
+        return slips[-1][1]
+
+    def dotted(match: re.Match[str]) -> str:
+        hour, minute = int(match[1]), int(match[2])
+        if hour > 23 or minute > 59:
+            return match[0]
+        slips.append((match[0], f"{hour:02d}:{minute:02d}"))
+        return slips[-1][1]
+
+    fixed = _DOTTED_TIME.sub(dotted, _TWELVE_HOUR.sub(twelve_hour, value))
+    if not slips:
+        return None
+    written, meant = slips[0]
+    return f"write the time on a 24-hour clock, as {meant} rather than {written}: '{fixed}'"
 
 
 def _accounts_phrase(accounts: list[str]) -> str:
@@ -556,9 +734,10 @@ def _message(kind: str, value: Any, fallback: str, ctx: dict[str, Any]) -> str:
     if kind in ("bool_type", "bool_parsing"):
         return f"must be true or false, not {_describe(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be a mapping of keys to values, not {_describe(value)}"
+        return f"must be a mapping of keys to values, not {_describe(value)}{_as_mapping(value)}"
     if kind in ("tuple_type", "list_type"):
-        return f"must be a list, not {_describe(value)}"
+        hint = ': start each item with "- ", or write them as [a, b]' if isinstance(value, dict) else ""
+        return f"must be a list, not {_describe(value)}{hint}"
     if kind == "too_short":
         minimum = ctx.get("min_length", 1)
         return "must not be empty" if minimum == 1 else f"needs at least {minimum} items"

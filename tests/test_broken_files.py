@@ -165,7 +165,7 @@ EXPECTED: dict[str, list[str]] = {
         "posts.yaml: 2 errors, 0 warnings",
     ],
     "38-posts-not-list.yaml": [
-        "posts.yaml:6:3: posts: must be a list of posts, not a mapping",
+        'posts.yaml:6:3: posts: must be a list of posts, not a mapping: start each post with "- ", as in "- id: ..."',
         "posts.yaml: 1 error, 0 warnings",
     ],
     "39-bad-post-id.yaml": [
@@ -216,6 +216,80 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "50-bad-card-size.yaml": [
         "posts.yaml:6:14: defaults.card_size: 'huge' is not one of square, portrait, landscape",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "51-colon-without-space.yaml": [
+        'posts.yaml:8:9: posts[0].text.en: a colon needs a space after it: write "en: Hello", not "en:Hello"',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "52-colon-without-space-at.yaml": [
+        'posts.yaml:8:7: posts[0].at: a colon needs a space after it: write "at: 2026-12-01 09:00", not "at:2026-12-01 09:00"',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "53-unclosed-double-quote.yaml": [
+        'posts.yaml:8:11: posts[0].text.en: this " is not closed: end the text with " on the same line',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "54-unclosed-single-quote.yaml": [
+        "posts.yaml:7:16: posts[0].text.en: this ' is not closed: end the text with ' on the same line",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "55-apostrophe-in-single-quotes.yaml": [
+        "posts.yaml:8:15: posts[0].text.en: the apostrophe in \"Don't\" ends the text in single quotes: write it twice (Don''t), or put the text in double quotes",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "56-key-indented-out-of-step.yaml": [
+        'posts.yaml:8:6: posts[0].at: "at" is indented 5 spaces, but "text" above it is indented 4 spaces: the keys of one block must line up',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "57-list-item-out-of-step.yaml": [
+        'posts.yaml:9:4: posts[1]: "- id: p2" is indented 3 spaces, but "- id: p1" above it is indented 2 spaces: the items of a list must line up',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "58-list-for-mapping.yaml": [
+        'posts.yaml:4:3: accounts: must be a mapping of account ids to accounts, not a list: write "outbox: ..." lines, not "- outbox"',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "59-key-for-list-item.yaml": [
+        'posts.yaml:9:3: "id" is where a list item is expected, like "- id: p1" above it: start it with "- ", or check its indentation',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "60-curly-quotes.yaml": [
+        'posts.yaml:8:11: posts[0].text.en: curly quotes “…” are not YAML quotes: write the text in straight quotes, "U.S. out of Haiti!" (or "“U.S. out of Haiti!”" to publish the curly ones)',
+        'posts.yaml:9:11: posts[0].text.es: curly quotes “…” are not YAML quotes: write the text in straight quotes, "¡EE.UU. fuera de Haití!" (or "“¡EE.UU. fuera de Haití!”" to publish the curly ones)',
+        'posts.yaml:12:16: posts[1].text.en: curly quotes “…” are not YAML quotes: write the text in straight quotes, "Haiti, free" (or "“Haiti, free”" to publish the curly ones)',
+        "posts.yaml: 3 errors, 0 warnings",
+    ],
+    "61-twelve-hour-times.yaml": [
+        "posts.yaml:6:11: queue.slots[0]: write the time on a 24-hour clock, as 10:00 rather than 10 am: 'tue 10:00'",
+        "posts.yaml:10:9: posts[0].at: write the time on a 24-hour clock, as 10:00 rather than 10am: '2026-12-01 10:00'",
+        "posts.yaml:13:12: posts[1].every: write the time on a 24-hour clock, as 22:30 rather than 10.30pm: 'mon,thu 22:30'",
+        "posts.yaml: 3 errors, 0 warnings",
+    ],
+    "62-text-with-colon.yaml": [
+        'posts.yaml:8:11: posts[0].text.en: a text with ": " in it must be in double quotes: write en: "Breaking: U.S. out of Haiti"',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "63-bad-timezone-and-post-errors.yaml": [
+        "posts.yaml:1:11: timezone: 'America/Port_au_Prince' is not an IANA timezone name such as America/New_York; until it is fixed, times are read as UTC",
+        "posts.yaml:7:11: posts[0].text: missing text.es: account outbox posts in es (a post needs every language its accounts post)",
+        "posts.yaml:11:16: posts[1].accounts[0]: no account 'outbx'; did you mean 'outbox'?",
+        "posts.yaml:12:9: posts[1].at: warning: 2024-12-01 09:00 UTC is in the past; it will not be posted unless you post it by hand",
+        "posts.yaml: 3 errors, 1 warning",
+    ],
+    "64-broken-settings-and-post-errors.yaml": [
+        "posts.yaml:6:15: brand.text_color: 'white' is not a colour; write it as #RRGGBB",
+        "posts.yaml:8:10: queue.slots: must be a list, not 'tue 10:00'",
+        "posts.yaml:12:25: posts[0].card.slogan.en: warning: the card font cannot draw 'न' (U+0928), 'म' (U+092E), 'स' (U+0938), 'त' (U+0924): it would show as an empty box",
+        "posts.yaml:14:11: posts[1].text: missing text.es: account outbox posts in es (a post needs every language its accounts post)",
+        "posts.yaml: 3 errors, 1 warning",
+    ],
+    "65-at-sign.yaml": [
+        'posts.yaml:4:37: accounts.bsky.handle: a value cannot start with @: put it in quotes, as "@team.bsky.social"',
+        "posts.yaml: 1 error, 0 warnings",
+    ],
+    "66-card-missing-language-with-alt-limit.yaml": [
+        "posts.yaml:10:16: posts[0].card.excerpt: missing excerpt.es: the post is published in es",
         "posts.yaml: 1 error, 0 warnings",
     ],
 }
