@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from scheduler import models, text
+from scheduler import models, text, twins
 from scheduler.cards import FontFiles, alt_text
 from scheduler.cards.images import load_logo
 from scheduler.cards.palette import MIN_CONTRAST, contrast_ratio
@@ -551,7 +551,14 @@ class _Logic:
             if all_known and languages_known and language in campaign.languages and language not in needed:
                 c.warn((*where, "text", language), f"no account of this post publishes in {language}", key=True)
         self._card(where, post)
+        self._twins(where, post)
         self._timing(where, post)
+
+    def _twins(self, where: Path_, post: Post) -> None:
+        """One warning when the post's languages may not say the same thing: lengths, numbers, dates, names."""
+        reasons = twins.disagreements(post.text)
+        if reasons:
+            self.checker.warn((*where, "text"), f"the languages may not say the same thing: {'; '.join(reasons)}")
 
     def _limits(self, where: Path_, composed: str, written: str, account_id: str, platform: str) -> None:
         language = where[-1]
