@@ -32,6 +32,7 @@ UPCOMING = "upcoming"  # not in the ledger yet: it will go out at its time
 PENDING, CLAIMED, PUBLISHED, UNCONFIRMED, HELD = "pending", "claimed", "published", "unconfirmed", "held"
 OUT = (PUBLISHED, UNCONFIRMED, CLAIMED)
 LAST_STEP_SETTING = "last_step_at"
+MIN_SPAN = timedelta(weeks=8)  # open-ended recurring posts are shown at least this far ahead
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,33 @@ def _held_note(post: Post, earlier: Record) -> str:
         f"held: the same text and card went out as '{d.post_id}' to {d.account} ({d.language}) on "
         f"{earlier.updated_at:%Y-%m-%d %H:%M} UTC; to post it again, run: run.py post {post.id} --force"
     )
+
+
+def span(campaign: Campaign, snapshot: Snapshot, now: datetime) -> tuple[datetime, datetime, list[str]]:
+    """From the campaign's first time (or now) through its last `at`, `until` or queue slot; open-ended
+    recurring posts at least MIN_SPAN ahead. Also says which posts never end."""
+    slots = queue_slots(campaign, snapshot, now)
+    firsts = [now, *snapshot.first_due.values(), *slots.values()]
+    lasts = [now, *slots.values()]
+    endless = []
+    for post in campaign.posts:
+        if post.at is not None:
+            firsts.append(post.at)
+            lasts.append(post.at)
+        elif post.every is not None:
+            if post.starts is not None:
+                firsts.append(post.starts)
+            if post.until is not None:
+                lasts.append(post.until)
+            else:
+                endless.append(post.id)
+    end = max(lasts) + timedelta(seconds=1)
+    if endless:
+        end = max(end, now + MIN_SPAN)
+    start = min(firsts)
+    if any(p.every is not None and p.starts is None for p in campaign.posts):
+        start = min(start, now)  # a recurrence without a start is shown from now on (what went out: status)
+    return start, end, endless
 
 
 def upcoming(campaign: Campaign, snapshot: Snapshot, now: datetime, count: int) -> list[Planned]:

@@ -1,29 +1,35 @@
 """The preview page: the whole campaign as each platform will get it, before anything goes out.
 
-One self-contained folder (index.html and the card images), readable offline and on a phone:
-a calendar of the campaign, then every occurrence in order with its local time and UTC, each
-account's exact text counted against its platform's limit, each card with its alt text, and
-every validation warning. All user text is escaped.
+One self-contained folder (HTML pages and the card images), readable offline and on a phone:
+the header says what will go out (enabled accounts only) and what would once the others are
+enabled; a table of contents and a calendar by month link to every occurrence through the last
+`at`, `until` or queue slot; each occurrence shows its cards once, its text once per distinct
+variant with the accounts that get it and their counts, each thread part per platform, and what
+the ledger says already happened. Posts with errors are shown in red with their messages while
+the rest of the page is complete. A campaign too big for one page gets one page per month. All
+user text is escaped.
 """
 
 from __future__ import annotations
 
 import html
-import shutil
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler import plan, text, timeline
 from scheduler.cards import CardSpec, CardStore, alt_text, specs_for
-from scheduler.errors import Problem
+from scheduler.errors import Problem, Severity
 from scheduler.files import write_atomic
 from scheduler.models import Campaign, Delivery, Post
 
-MIN_WINDOW = timedelta(weeks=8)
-MAX_WINDOW = timedelta(days=366)
+OCCURRENCES_PER_PAGE = 300  # more than this: one page per month
 THUMBNAIL_WIDTH = 160
+PAGE_MODE = 0o644  # the team reads the page; state/ stays private
+_POST_PATH = re.compile(r"^posts\[(\d+)\]")
 
 
 @dataclass
@@ -33,25 +39,27 @@ class Preview:
     deliveries: int
     cards: int
     rendered: int
+    pages: int = 1
+    broken: int = 0
+    card_keys: set[str] = field(default_factory=set)
 
 
 @dataclass
 class _Card:
-    spec: CardSpec
+    key: str
     file: str
     thumbnail: str
     alt: dict[str, str] = field(default_factory=dict)
 
 
-def window(campaign: Campaign, now: datetime, slots: dict[str, datetime]) -> tuple[datetime, datetime]:
-    """From now to the last one-off or queued post, at least eight weeks, at most a year."""
-    last = now + MIN_WINDOW
-    for post in campaign.posts:
-        if post.at is not None:
-            last = max(last, post.at + timedelta(days=1))
-    if slots:
-        last = max(last, *(instant + timedelta(days=1) for instant in slots.values()))
-    return now, min(last, now + MAX_WINDOW)
+@dataclass(frozen=True)
+class _Broken:
+    """A post with errors, as the file holds it."""
+
+    index: int
+    post_id: str
+    texts: dict[str, str]
+    problems: tuple[Problem, ...]
 
 
 def build(
@@ -64,22 +72,57 @@ def build(
     config_name: str,
     on_card: Callable[[int, int], None] = lambda done, total: None,
     snapshot: plan.Snapshot | None = None,
+    raw_posts: Sequence[Any] = (),
+    notes: Sequence[str] = (),
+    kept: Sequence[int] | None = None,
 ) -> Preview:
-    """`snapshot`: the ledger, when there is one, so that what already went out is shown as such."""
+    """Write the page(s) for `campaign` (the posts that validated) into `out`.
+
+    `raw_posts` is the file's posts list as written, to show posts with errors, and `kept` the indices
+    of those that validated (the others are shown in red, with their own errors or the setting they
+    depend on); `notes` are extra header lines (the estimated X cost)."""
     snapshot = snapshot or plan.Snapshot()
+    start, end, endless = plan.span(campaign, snapshot, now)
+    planned = plan.deliveries(campaign, snapshot, start, end, now, enabled=False)
     slots = plan.queue_slots(campaign, snapshot, now)
-    start, end = window(campaign, now, slots)
     found = timeline.occurrences(campaign, start, end, slots)
     posts = {post.id: post for post in campaign.posts}
-    due_posts = [posts[o.post_id] for o in found]
-    cards = _render_cards(campaign, root, out, store, due_posts, on_card)
-    fates = {p.delivery.key: p for p in plan.deliveries(campaign, snapshot, start, end, now, enabled=False)}
-    going = sum(1 for p in fates.values() if p.goes_out and campaign.accounts[p.delivery.account].enabled)
-    page = _page(campaign, found, posts, cards, problems, config_name, now, (start, end), going, fates)
-    index = out / "index.html"
-    write_atomic(index, page.encode("utf-8"))
-    unique = {card.spec.key() for card in cards.values()}
-    return Preview(index, len(found), going, len(unique), store.rendered)
+    cards = _render_cards(campaign, root, out, store, [posts[o.post_id] for o in found], on_card)
+    fates = {p.delivery.key: p for p in planned}
+    broken = _broken_posts(problems, raw_posts, kept)
+    page = _Page(campaign, posts, cards, fates, config_name, now)
+    months = _by_month(campaign, found)
+    split = len(found) > OCCURRENCES_PER_PAGE
+    enabled = [p for p in planned if campaign.accounts[p.delivery.account].enabled]
+    header = page.header(enabled, planned, (start, end), endless, broken, notes)
+    index_body = [header, _problems(problems, config_name, broken), page.contents(months, split)]
+    index_body.append(page.calendar(months, split))
+    written = [out / "index.html"]
+    for stale in out.glob("20[0-9][0-9]-[0-9][0-9].html"):  # month pages of an earlier, bigger version
+        stale.unlink()
+    if split:
+        for month, occurrences in months.items():
+            body = [
+                f'<p><a href="index.html">← Contents and calendar</a></p><h2 id="timeline">{month:%B %Y}</h2>',
+                *(page.occurrence(o) for o in occurrences),
+            ]
+            written.append(out / _month_file(month))
+            _write(written[-1], page.document(f"{month:%B %Y}", body))
+    else:
+        index_body.append('<section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2>')
+        for month, occurrences in months.items():
+            index_body.append(f'<h3 class="month" id="{_month_anchor(month)}">{month:%B %Y}</h3>')
+            index_body.extend(page.occurrence(o) for o in occurrences)
+        index_body.append("</section>")
+    _write(written[0], page.document("Campaign preview", index_body))
+    going = sum(1 for p in enabled if p.goes_out)
+    keys = {card.key for card in cards.values()}
+    return Preview(written[0], len(found), going, len(keys), store.rendered, len(written), len(broken), keys)
+
+
+def _write(path: Path, page: str) -> None:
+    write_atomic(path, page.encode("utf-8"))
+    path.chmod(PAGE_MODE)
 
 
 def _render_cards(
@@ -90,198 +133,294 @@ def _render_cards(
     posts: list[Post],
     on_card: Callable[[int, int], None],
 ) -> dict[tuple[str, str], _Card]:
+    """Each card once in the cache (rendered in parallel), linked into the page's folder, never copied."""
     wanted: dict[tuple[str, str], CardSpec] = {}
     for post in posts:
         for language, spec in specs_for(campaign, post, root).items():
             wanted[(post.id, language)] = spec
     folder = out / "cards"
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
     distinct = {spec.key(): spec for spec in wanted.values()}
-    for done, (key, spec) in enumerate(distinct.items(), 1):
-        source = store.png(spec)
-        _copy_if_changed(source, folder / f"{key}.png")
-        _copy_if_changed(store.thumbnail(spec, THUMBNAIL_WIDTH), folder / f"{key}-thumb.png")
-        on_card(done, len(distinct))
+    store.render_all(list(distinct.values()), on_progress=on_card, thumbnail_width=THUMBNAIL_WIDTH)
+    names: dict[str, tuple[str, str]] = {}
+    for key, spec in distinct.items():
+        full = store.link_into(spec, folder)
+        small = store.link_into(spec, folder, width=THUMBNAIL_WIDTH)
+        names[key] = (full.name, small.name)
+    linked = {name for pair in names.values() for name in pair}
+    for stale in folder.iterdir():  # cards of an earlier version of the campaign
+        if stale.name not in linked:
+            stale.unlink()
     by_post = {post.id: post for post in posts}
-    cards = {}
-    for (post_id, language), spec in wanted.items():
-        key = spec.key()
-        cards[(post_id, language)] = _Card(
-            spec,
-            f"cards/{key}.png",
-            f"cards/{key}-thumb.png",
+    return {
+        (post_id, language): _Card(
+            spec.key(),
+            f"cards/{names[spec.key()][0]}",
+            f"cards/{names[spec.key()][1]}",
             {language: alt_text(campaign, by_post[post_id], language)},
         )
-    return cards
+        for (post_id, language), spec in wanted.items()
+    }
 
 
-def _copy_if_changed(source: Path, target: Path) -> None:
-    if not target.exists() or target.stat().st_size != source.stat().st_size:
-        shutil.copyfile(source, target)
+def _broken_posts(problems: list[Problem], raw_posts: Sequence[Any], kept: Sequence[int] | None) -> list[_Broken]:
+    """The posts that did not validate, with their errors, as the file holds them."""
+    errors: dict[int, list[Problem]] = {}
+    for problem in problems:
+        matched = _POST_PATH.match(problem.path)
+        if matched and problem.severity is Severity.ERROR:
+            errors.setdefault(int(matched.group(1)), []).append(problem)
+    if kept is not None:
+        setting = Problem(0, 0, "", "left out: it depends on a setting above that has errors", Severity.ERROR)
+        for index in set(range(len(raw_posts))) - set(kept) - set(errors):
+            errors[index] = [setting]
+    broken = []
+    for index, found in sorted(errors.items()):
+        raw = raw_posts[index] if index < len(raw_posts) else None
+        raw = raw if isinstance(raw, dict) else {}
+        texts = raw.get("text")
+        texts = {str(k): str(v) for k, v in texts.items()} if isinstance(texts, dict) else {}
+        broken.append(_Broken(index, str(raw.get("id") or f"post {index + 1}"), texts, tuple(found)))
+    return broken
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _local(instant: datetime, campaign: Campaign) -> str:
-    return f"{instant.astimezone(campaign.timezone):%a %d %b %Y %H:%M %Z}"
-
-
-def _page(
-    campaign: Campaign,
-    found: list[timeline.Occurrence],
-    posts: dict[str, Post],
-    cards: dict[tuple[str, str], _Card],
-    problems: list[Problem],
-    config_name: str,
-    now: datetime,
-    span: tuple[datetime, datetime],
-    delivery_count: int,
-    fates: dict[str, plan.Planned],
-) -> str:
-    zone = campaign.timezone
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Campaign preview: {_e(config_name)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<header>",
-        "<h1>Campaign preview</h1>",
-        f"<p>{_e(config_name)}: {len(found)} posts going out to {delivery_count} deliveries between "
-        f"{_e(_local(span[0], campaign))} and {_e(_local(span[1], campaign))}. Times are in {_e(zone.key)}, "
-        f"then UTC. Made {_e(now.astimezone(zone).strftime('%d %b %Y %H:%M %Z'))}.</p>",
-    ]
-    if campaign.paused:
-        parts.append(
-            '<p class="paused">The campaign is paused (<code>paused: true</code>): nothing will be posted.</p>'
-        )
-    parts.append("</header><main>")
-    parts.append(_warnings(problems, config_name))
-    parts.append(_calendar(campaign, found, cards))
-    parts.append('<section aria-labelledby="timeline-heading"><h2 id="timeline-heading">Timeline</h2>')
+def _by_month(campaign: Campaign, found: list[timeline.Occurrence]) -> dict[date, list[timeline.Occurrence]]:
+    months: dict[date, list[timeline.Occurrence]] = {}
     for occurrence in found:
-        parts.append(_occurrence(campaign, occurrence, posts[occurrence.post_id], cards, fates))
-    parts.append("</section></main></body></html>")
-    return "\n".join(parts)
+        local = occurrence.due.astimezone(campaign.timezone)
+        months.setdefault(date(local.year, local.month, 1), []).append(occurrence)
+    return months
 
 
-def _warnings(problems: list[Problem], config_name: str) -> str:
-    if not problems:
-        return (
-            '<section aria-labelledby="warnings-heading"><h2 id="warnings-heading">Warnings</h2><p>None.</p></section>'
-        )
-    items = "".join(f"<li><code>{_e(problem.render(config_name))}</code></li>" for problem in problems)
-    return (
-        '<section aria-labelledby="warnings-heading" class="warnings">'
-        f'<h2 id="warnings-heading">Warnings ({len(problems)})</h2><ul>{items}</ul></section>'
-    )
+def _month_file(month: date) -> str:
+    return f"{month:%Y-%m}.html"
 
 
-def _calendar(campaign: Campaign, found: list[timeline.Occurrence], cards: dict[tuple[str, str], _Card]) -> str:
-    zone = campaign.timezone
-    if not found:
-        return f"{_CALENDAR_HEADING}<p>Nothing is due.</p></section>"
-    by_day: dict[date, list[timeline.Occurrence]] = {}
-    for occurrence in found:
-        by_day.setdefault(occurrence.due.astimezone(zone).date(), []).append(occurrence)
-    first = min(by_day)
-    last = max(by_day)
-    day = first - timedelta(days=first.weekday())
-    rows = []
-    while day <= last:
-        cells = []
-        for offset in range(7):
-            current = day + timedelta(days=offset)
-            entries = []
-            for occurrence in by_day.get(current, []):
-                local = occurrence.due.astimezone(zone)
-                anchor = _anchor(occurrence)
-                card = cards.get((occurrence.post_id, campaign.languages[0])) or next(
-                    (c for (pid, _), c in cards.items() if pid == occurrence.post_id), None
-                )
-                picture = f'<img src="{_e(card.thumbnail)}" alt="{_e(next(iter(card.alt.values())))}">' if card else ""
-                label = f"<span>{local:%H:%M} {_e(occurrence.post_id)}</span>"
-                entries.append(f'<a href="#{anchor}" class="entry">{picture}{label}</a>')
-            label = f'<span class="day">{current:%d %b}</span>'
-            cells.append(f"<td>{label}{''.join(entries)}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-        day += timedelta(days=7)
-    head = "".join(f'<th scope="col">{name}</th>' for name in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
-    return (
-        f'{_CALENDAR_HEADING}<div class="calendar"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
-    )
+def _month_anchor(month: date) -> str:
+    return f"month-{month:%Y-%m}"
 
 
 def _anchor(occurrence: timeline.Occurrence) -> str:
     return f"{occurrence.post_id}-{occurrence.due:%Y%m%dT%H%M}"
 
 
-def _occurrence(
-    campaign: Campaign,
-    occurrence: timeline.Occurrence,
-    post: Post,
-    cards: dict[tuple[str, str], _Card],
-    fates: dict[str, plan.Planned],
-) -> str:
-    due = occurrence.due
-    parts = [
-        f'<article id="{_e(_anchor(occurrence))}">',
-        f"<h3>{_e(_local(due, campaign))} <small>({due.astimezone(UTC):%H:%M} UTC)</small> · {_e(post.id)}</h3>",
-    ]
-    shown: set[str] = set()
-    figures = []
-    for language in post.text:
-        card = cards.get((post.id, language))
-        if card is None:
-            continue
-        alt = card.alt[language]
-        repeat = card.file in shown
-        shown.add(card.file)
-        picture = "" if repeat else f'<a href="{_e(card.file)}"><img src="{_e(card.file)}" alt="{_e(alt)}"></a>'
-        figures.append(
-            f"<figure>{picture}<figcaption><strong>Alt text ({_e(language)}):</strong> "
-            f'<span class="alt">{_e(alt)}</span></figcaption></figure>'
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+@dataclass
+class _Page:
+    campaign: Campaign
+    posts: dict[str, Post]
+    cards: dict[tuple[str, str], _Card]
+    fates: dict[str, plan.Planned]
+    config_name: str
+    now: datetime
+
+    def local(self, instant: datetime) -> str:
+        return f"{instant.astimezone(self.campaign.timezone):%a %d %b %Y %H:%M %Z}"
+
+    def document(self, title: str, body: list[str]) -> str:
+        return "\n".join(
+            [
+                "<!doctype html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{_e(title)}: {_e(self.config_name)}</title>",
+                f"<style>{_CSS}</style></head><body><main>",
+                *body,
+                "</main></body></html>",
+            ]
         )
-    if figures:
-        parts.append(f'<div class="cards">{"".join(figures)}</div>')
-    rows = []
-    for account_id in campaign.accounts_of(post):
-        account = campaign.accounts[account_id]
-        for language in account.languages:
-            if language not in post.text:
+
+    def header(
+        self,
+        enabled: list[plan.Planned],
+        planned: list[plan.Planned],
+        bounds: tuple[datetime, datetime],
+        endless: list[str],
+        broken: list[_Broken],
+        notes: Sequence[str],
+    ) -> str:
+        zone = self.campaign.timezone
+        going = [p for p in enabled if p.goes_out]
+        occurrences = {(p.delivery.post_id, p.delivery.due) for p in going}
+        went = [p for p in enabled if p.state in plan.OUT]
+        parts = [
+            "<header><h1>Campaign preview</h1>",
+            f"<p>{_e(self.config_name)}: <strong>{_plural(len(occurrences), 'post')} going out as "
+            f"{_plural(len(going), 'delivery', 'deliveries')}</strong> to the enabled accounts "
+            f"({_e(', '.join(a for a, acc in self.campaign.accounts.items() if acc.enabled) or 'none')}), "
+            f"from {_e(self.local(bounds[0]))} through {_e(self.local(bounds[1] - timedelta(seconds=1)))}. "
+            f"Times are in {_e(zone.key)}, then UTC. Made {_e(self.local(self.now))}.</p>",
+        ]
+        if went:
+            parts.append(f"<p>{_plural(len(went), 'delivery', 'deliveries')} already went out (marked below).</p>")
+        disabled = [p for p in planned if not self.campaign.accounts[p.delivery.account].enabled and p.goes_out]
+        if disabled:
+            names = sorted({p.delivery.account for p in disabled})
+            parts.append(
+                f"<p>Once {_e(', '.join(names))} {'is' if len(names) == 1 else 'are'} enabled, "
+                f"{_plural(len(disabled), 'more delivery', 'more deliveries')} would go out.</p>"
+            )
+        for post_id in endless:
+            parts.append(
+                f"<p><code>{_e(post_id)}</code> repeats with no end (no <code>until</code>): shown through "
+                f"{_e(self.local(bounds[1] - timedelta(seconds=1)))}.</p>"
+            )
+        parts.extend(f"<p>{_e(note)}</p>" for note in notes)
+        if broken:
+            parts.append(
+                f'<p class="broken-summary">{_plural(len(broken), "post has", "posts have")} errors and will not '
+                "go out until fixed: they are listed first, in red.</p>"
+            )
+        if self.campaign.paused:
+            parts.append(
+                '<p class="paused">The campaign is paused (<code>paused: true</code>): nothing will go out.</p>'
+            )
+        parts.append("</header>")
+        return "".join(parts)
+
+    def contents(self, months: dict[date, list[timeline.Occurrence]], split: bool) -> str:
+        items = []
+        for month, occurrences in months.items():
+            target = _month_file(month) if split else f"#{_month_anchor(month)}"
+            items.append(f'<li><a href="{target}">{month:%B %Y}</a> ({_plural(len(occurrences), "post")})</li>')
+        listing = "".join(items) or "<li>Nothing is due.</li>"
+        return f'<nav aria-labelledby="contents"><h2 id="contents">Contents</h2><ul class="toc">{listing}</ul></nav>'
+
+    def calendar(self, months: dict[date, list[timeline.Occurrence]], split: bool) -> str:
+        zone = self.campaign.timezone
+        parts = ['<section aria-labelledby="calendar"><h2 id="calendar">Calendar</h2>']
+        head = "".join(f'<th scope="col">{d}</th>' for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+        for month, occurrences in months.items():
+            by_day: dict[date, list[timeline.Occurrence]] = {}
+            for occurrence in occurrences:
+                by_day.setdefault(occurrence.due.astimezone(zone).date(), []).append(occurrence)
+            page = _month_file(month) if split else ""
+            day = month - timedelta(days=month.weekday())
+            rows = []
+            while day.month == month.month or day < month:
+                cells = []
+                for offset in range(7):
+                    current = day + timedelta(days=offset)
+                    if current.month != month.month:
+                        cells.append('<td class="outside"></td>')
+                        continue
+                    entries = "".join(
+                        f'<a href="{page}#{_e(_anchor(o))}" class="entry" title="{_e(o.post_id)}">'
+                        f'<span>{o.due.astimezone(zone):%H:%M}</span> <span class="id">{_e(o.post_id)}</span></a>'
+                        for o in by_day.get(current, [])
+                    )
+                    empty = "" if entries else " empty"
+                    cells.append(f'<td class="day{empty}"><span class="date">{current:%a %d %b}</span>{entries}</td>')
+                rows.append(f"<tr>{''.join(cells)}</tr>")
+                day += timedelta(days=7)
+            parts.append(
+                f'<h3>{month:%B %Y}</h3><div class="calendar"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>"
+            )
+        if not months:
+            parts.append("<p>Nothing is due.</p>")
+        parts.append("</section>")
+        return "".join(parts)
+
+    def occurrence(self, occurrence: timeline.Occurrence) -> str:
+        post = self.posts[occurrence.post_id]
+        due = occurrence.due
+        parts = [
+            f'<article id="{_e(_anchor(occurrence))}">',
+            f'<h3>{_e(self.local(due))} <small>({due.astimezone(UTC):%H:%M} UTC)</small> · <span class="id">'
+            f"{_e(post.id)}</span></h3>",
+            self._cards(post),
+        ]
+        variants: dict[tuple[str, str], list[tuple[str, plan.Planned | None]]] = {}
+        disabled: list[str] = []
+        for account_id in self.campaign.accounts_of(post):
+            account = self.campaign.accounts[account_id]
+            for language in account.languages:
+                if language not in post.text:
+                    continue
+                if not account.enabled:
+                    disabled.append(f"{account_id} ({language})")
+                    continue
+                fate = self.fates.get(Delivery(due, post.id, account_id, language).key)
+                variants.setdefault((language, text.compose(post, language)), []).append((account_id, fate))
+        for (language, composed), accounts in variants.items():
+            parts.append(self._variant(post, language, composed, accounts))
+        if disabled:
+            parts.append(f'<p class="disabled">Not posted (account disabled): {_e(", ".join(disabled))}</p>')
+        parts.append("</article>")
+        return "".join(parts)
+
+    def _cards(self, post: Post) -> str:
+        shown: set[str] = set()
+        figures = []
+        for language in post.text:
+            card = self.cards.get((post.id, language))
+            if card is None:
                 continue
-            composed = text.compose(post, language)
-            fate = fates.get(Delivery(occurrence.due, post.id, account_id, language).key)
-            row = _delivery_row(account_id, account.platform, account.enabled, language, composed, fate)
-            rows.append(row)
-    parts.append(f'<div class="deliveries">{"".join(rows)}</div></article>')
-    return "".join(parts)
+            alt = card.alt[language]
+            picture = (
+                ""
+                if card.file in shown
+                else f'<a href="{_e(card.file)}"><img src="{_e(card.file)}" alt="{_e(alt)}"></a>'
+            )
+            shown.add(card.file)
+            figures.append(
+                f"<figure>{picture}<figcaption><strong>Alt text ({_e(language)}):</strong> "
+                f'<span class="alt">{_e(alt)}</span></figcaption></figure>'
+            )
+        return f'<div class="cards">{"".join(figures)}</div>' if figures else ""
+
+    def _variant(
+        self, post: Post, language: str, composed: str, accounts: list[tuple[str, plan.Planned | None]]
+    ) -> str:
+        rows = []
+        for account_id, fate in accounts:
+            platform = self.campaign.accounts[account_id].platform
+            rows.append(self._account(post, platform, account_id, composed, fate))
+        return (
+            f'<div class="variant" lang="{_e(language)}"><p class="text">{_e(composed)}</p>'
+            f'<ul class="accounts">{"".join(rows)}</ul></div>'
+        )
+
+    def _account(self, post: Post, platform: str, account_id: str, composed: str, fate: plan.Planned | None) -> str:
+        where = f"<strong>{_e(account_id)}</strong> ({_e(platform)})"
+        parts = [composed]
+        split_error = None
+        if post.thread and platform in text.LIMITS:
+            try:
+                parts = text.split_thread(composed, platform, numbered=post.thread_numbers)
+            except ValueError as exc:
+                split_error = str(exc)
+        if len(parts) == 1:
+            line = f'<li class="account"><span>{where}</span> {_count(platform, composed)}{_fate(fate)}'
+            if split_error:
+                line += f'<p class="problem">{_e(split_error)}</p>'
+            return line + "</li>"
+        items = "".join(f'<li><span class="part">{_e(part)}</span> {_count(platform, part)}</li>' for part in parts)
+        return (
+            f'<li class="account"><span>{where}: a thread of {len(parts)} posts</span>{_fate(fate)}'
+            f'<ol class="thread">{items}</ol></li>'
+        )
 
 
-def _delivery_row(
-    account_id: str, platform: str, enabled: bool, language: str, composed: str, fate: plan.Planned | None
-) -> str:
+def _count(platform: str, composed: str) -> str:
     limit = text.LIMITS.get(platform)
     if limit is None:
-        count = f"{text.graphemes(composed)} characters"
-        over = False
-    else:
-        length = text.length(platform, composed)
-        over = bool(text.overages(platform, composed))
-        count = f"{length}/{limit.length} {limit.unit}"
-        if limit.max_bytes is not None:
-            count += f", {len(composed.encode('utf-8'))}/{limit.max_bytes} bytes"
-    state = "" if enabled else ' <span class="disabled">(account disabled)</span>'
-    css = "count over" if over else "count"
-    return (
-        f'<div class="delivery" lang="{_e(language)}"><p class="who"><strong>{_e(platform)}</strong> · '
-        f'{_e(account_id)} · {_e(language)}{state} <span class="{css}">{_e(count)}</span></p>'
-        f"{_fate(fate)}"
-        f'<p class="text">{_e(composed)}</p></div>'
-    )
+        return f'<span class="count">{text.graphemes(composed):,} characters</span>'
+    length = text.length(platform, composed)
+    measure = f"{length}/{limit.length} {limit.unit}"
+    if limit.max_bytes is not None:
+        measure += f", {len(composed.encode('utf-8'))}/{limit.max_bytes} bytes"
+    css = "count over" if text.overages(platform, composed) else "count"
+    return f'<span class="{css}">{_e(measure)}</span>'
 
 
 def _fate(fate: plan.Planned | None) -> str:
@@ -295,33 +434,71 @@ def _fate(fate: plan.Planned | None) -> str:
     return f'<p class="fate {_e(fate.state)}"><strong>{_e(fate.state)}</strong>{_e(went)}{note}{links}</p>'
 
 
-_CALENDAR_HEADING = '<section aria-labelledby="calendar-heading"><h2 id="calendar-heading">Calendar</h2>'
+def _problems(problems: list[Problem], config_name: str, broken: list[_Broken]) -> str:
+    parts = []
+    if broken:
+        parts.append('<section aria-labelledby="broken" class="broken"><h2 id="broken">Posts with errors</h2>')
+        for post in broken:
+            texts = "".join(
+                f'<p class="text" lang="{_e(lang)}"><strong>{_e(lang)}:</strong> {_e(value)}</p>'
+                for lang, value in post.texts.items()
+            )
+            messages = "".join(
+                f"<li><code>{_e(p.render(config_name) if p.line else p.message)}</code></li>" for p in post.problems
+            )
+            parts.append(f'<article class="error"><h3>{_e(post.post_id)}</h3><ul>{messages}</ul>{texts}</article>')
+        parts.append("</section>")
+    shown = {p for post in broken for p in post.problems}
+    rest = [p for p in problems if p not in shown]
+    items = "".join(f'<li class="{_e(p.severity.value)}"><code>{_e(p.render(config_name))}</code></li>' for p in rest)
+    heading = f"Warnings and other problems ({len(rest)})" if rest else "Warnings"
+    parts.append(
+        f'<section aria-labelledby="warnings" class="warnings"><h2 id="warnings">{heading}</h2>'
+        f"{f'<ul>{items}</ul>' if rest else '<p>None.</p>'}</section>"
+    )
+    return "".join(parts)
+
+
 _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1f;background:#f5f5f7}
-header,main{max-width:64rem;margin:0 auto;padding:1rem}
+main{max-width:64rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.3rem;margin:1.5rem 0 .5rem}h3{font-size:1.05rem;margin:0 0 .5rem}
 code{overflow-wrap:anywhere}
-.paused{background:#fde2e1;border-left:4px solid #c0392b;padding:.5rem}
-.warnings ul{padding-left:1.2rem}.warnings li{margin:.25rem 0}
-.calendar{overflow-x:auto;max-width:100%}
-.calendar table{border-collapse:collapse;width:100%;table-layout:fixed;min-width:0}
+.id{white-space:nowrap}
+.paused,.broken-summary{background:#fde2e1;border-left:4px solid #c0392b;padding:.5rem}
+.warnings ul{padding-left:1.2rem}.warnings li{margin:.25rem 0}.warnings li.error{color:#c0392b}
+.broken article{border:2px solid #c0392b;background:#fff5f4}
+.broken li,.problem{color:#c0392b}
+.toc{columns:12rem;padding-left:1.2rem}
+.calendar{max-width:100%}
+.calendar table{border-collapse:collapse;width:100%;table-layout:fixed}
 .calendar th,.calendar td{border:1px solid #d2d2d7;vertical-align:top;padding:2px;font-size:.75rem;overflow:hidden}
-.calendar td{height:4rem;background:#fff}
-.calendar .day{display:block;color:#6e6e73}
-.calendar .entry{display:block;text-decoration:none;color:inherit;margin-top:2px;overflow-wrap:anywhere}
-.calendar img{display:block;width:100%;max-width:80px;height:auto}
+.calendar td{height:3.5rem;background:#fff}
+.calendar td.outside{background:#eee}
+.calendar .date{display:block;color:#6e6e73}
+.calendar .entry{display:block;text-decoration:none;color:inherit;margin-top:2px;white-space:nowrap;overflow:hidden;
+text-overflow:ellipsis}
+@media (max-width:40rem){
+.calendar table,.calendar tbody,.calendar tr{display:block}
+.calendar thead,.calendar td.outside,.calendar td.empty{display:none}
+.calendar td{display:block;height:auto;border-width:0 0 1px 0;padding:.35rem 0;font-size:.9rem}
+}
 article{background:#fff;border-radius:8px;padding:1rem;margin:0 0 1rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+article h3 .id{white-space:normal;overflow-wrap:normal;word-break:normal}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
 figure{margin:0;flex:1 1 14rem;min-width:0}
 figure img{display:block;max-width:100%;height:auto;border-radius:4px}
 figcaption{font-size:.85rem;color:#424245;margin-top:.25rem;white-space:pre-wrap;overflow-wrap:anywhere}
-.delivery{border-top:1px solid #e5e5ea;padding:.5rem 0}
-.who{margin:0;font-size:.85rem;color:#424245}
-.count{float:right;font-variant-numeric:tabular-nums}
+.variant{border-top:1px solid #e5e5ea;padding:.5rem 0}
+.text,.part{margin:.25rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.accounts{list-style:none;padding:0;margin:.25rem 0 0;font-size:.85rem;color:#424245}
+.account{display:flex;flex-wrap:wrap;gap:.25rem 1rem;justify-content:space-between;padding:.2rem 0}
+.thread{flex-basis:100%;margin:.25rem 0 0;padding-left:1.5rem}
+.thread li{display:flex;flex-wrap:wrap;gap:.25rem 1rem;justify-content:space-between;margin:.2rem 0}
+.count{font-variant-numeric:tabular-nums;white-space:nowrap}
 .count.over{color:#c0392b;font-weight:700}
-.disabled{color:#86868b}
-.fate{margin:.25rem 0 0;font-size:.85rem;overflow-wrap:anywhere}.fate.held,.fate.failed,.fate.expired{color:#c0392b}
-.fate.published{color:#1e7b34}
-.text{margin:.25rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.disabled{color:#86868b;font-size:.85rem;margin:.25rem 0 0}
+.fate{flex-basis:100%;margin:0;font-size:.85rem;overflow-wrap:anywhere}
+.fate.held,.fate.failed,.fate.expired{color:#c0392b}.fate.published{color:#1e7b34}
 """

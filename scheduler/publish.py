@@ -282,12 +282,14 @@ def plan_manual(
     *,
     force: bool,
     reopen: bool = True,
+    include_disabled: bool = False,
 ) -> list[Delivery | Refusal]:
     """The deliveries `post ID` makes now.
 
     A one-off or queued post is delivered as its scheduled delivery (same ledger key), so the daemon
     will not post it again; a recurring post gets an extra occurrence now. What the ledger holds as
     published (or unconfirmed) is refused unless `force`, which posts a new delivery now.
+    `include_disabled` (for a dry run) plans the disabled accounts too.
     """
     post = next((p for p in campaign.posts if p.id == post_id), None)
     if post is None:
@@ -306,7 +308,7 @@ def plan_manual(
         account = campaign.accounts[account_id]
         if accounts and account_id not in accounts:
             continue
-        if not account.enabled:
+        if not account.enabled and not include_disabled:
             if accounts:
                 plans.append(Refusal(Delivery(due, post.id, account_id, "-"), "the account is disabled in posts.yaml"))
             continue

@@ -1,27 +1,39 @@
 """Cards: a post's slogan or excerpt drawn as an on-brand image in each language, with its alt text.
 
 `specs_for` says which card each language of a post gets; `CardStore` renders each distinct card
-once into a content-addressed cache and hands out its bytes under a platform's size cap.
+once into a content-addressed cache (many at once in worker processes), hands out its bytes under a
+platform's size cap, links its files into a preview folder without a second copy, and forgets the
+cards a campaign no longer uses.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import io
 import json
 import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from scheduler.cards import draw, images
+from scheduler.cards.batch import CARD_FILE_MODE, Job, default_workers, render_many, thumbnail_png, write_card
 from scheduler.cards.fonts import FontFiles, require_shaping
-from scheduler.files import digest, write_atomic
+from scheduler.files import digest
 from scheduler.models import CARD_PIXELS, Campaign, CardSize, Post, Template
 
-__all__ = ["CardSpec", "CardStore", "FontFiles", "alt_text", "require_shaping", "specs_for"]
+__all__ = ["THUMBNAIL_WIDTH", "CardSpec", "CardStore", "FontFiles", "alt_text", "require_shaping", "specs_for"]
 
 log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "1"
+THUMBNAIL_WIDTH = 160  # the preview's calendar
 QUOTE_MARKS: dict[str, tuple[str, str]] = {
     "en": ("\u201c", "\u201d"),
     "es": ("\u00ab", "\u00bb"),
@@ -134,6 +146,16 @@ def alt_text(campaign: Campaign, post: Post, language: str) -> str:
     return f"{words[language]}\n— {attribution}" if attribution else words[language]
 
 
+# What the cache holds, by file name: <key>.png, its thumbnails <key>-w<width>.png, and the JPEG fallbacks
+# <key>-<max bytes>.jpg of platforms with a byte cap.
+_CACHED_FILE = re.compile(r"(?P<key>[0-9a-f]{32})(?:-w\d+)?\.png|(?P<jpeg_key>[0-9a-f]{32})-\d+\.jpg")
+# write_atomic's temporary files; one older than this was left by a killed write, not one in progress.
+_TEMPORARY_FILE = re.compile(r"\..+\.tmp")
+STALE_TEMPORARY_SECONDS = 3600
+# A hard link is impossible: another filesystem, or one without hard links, or too many links already.
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
 class CardStore:
     """The content-addressed card cache under state/cards: a card is rendered once, ever."""
 
@@ -141,34 +163,150 @@ class CardStore:
         self.folder = folder
         self.rendered = 0
 
+    def png_path(self, key: str) -> Path:
+        return self.folder / f"{key}.png"
+
+    def thumbnail_path(self, key: str, width: int = THUMBNAIL_WIDTH) -> Path:
+        return self.folder / f"{key}-w{width}.png"
+
     def png(self, spec: CardSpec) -> Path:
-        path = self.folder / f"{spec.key()}.png"
+        path = self.png_path(spec.key())
         if not path.exists():
-            write_atomic(path, images.png(spec.render().image))
+            write_card(path, images.png(spec.render().image))
             self.rendered += 1
             log.debug("rendered card %s", path.name)
         return path
 
-    def thumbnail(self, spec: CardSpec, width: int) -> Path:
-        path = self.folder / f"{spec.key()}-w{width}.png"
+    def png_bytes(self, spec: CardSpec) -> bytes:
+        """The card's PNG, drawn again if a `prune` (by a preview) removed it between the check and the read."""
+        try:
+            return self.png(spec).read_bytes()
+        except FileNotFoundError:
+            return self.png(spec).read_bytes()
+
+    def thumbnail(self, spec: CardSpec, width: int = THUMBNAIL_WIDTH) -> Path:
+        path = self.thumbnail_path(spec.key(), width)
         if not path.exists():
             from PIL import Image
 
-            with Image.open(self.png(spec)) as image:
-                small = image.resize((width, round(image.height * width / image.width)), Image.Resampling.LANCZOS)
-                write_atomic(path, images.png(small))
+            with Image.open(io.BytesIO(self.png_bytes(spec))) as image:
+                write_card(path, thumbnail_png(image, width))
         return path
+
+    def render_all(
+        self,
+        specs: Iterable[CardSpec],
+        *,
+        workers: int | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        thumbnail_width: int = THUMBNAIL_WIDTH,
+    ) -> dict[str, Path]:
+        """Every distinct card's PNG by key, with its thumbnail, rendering those not yet cached.
+
+        Missing cards are drawn in `workers` processes (default: every core this process may use), or
+        here when there are only a few. `on_progress(done, total)` counts distinct cards: first those
+        already cached, then each as it is written.
+        """
+        distinct = {spec.key(): spec for spec in specs}
+        total = len(distinct)
+        jobs: list[Job] = []
+        thumbnails_only: list[CardSpec] = []
+        for key, spec in distinct.items():
+            png, thumbnail = self.png_path(key), self.thumbnail_path(key, thumbnail_width)
+            if not png.exists():
+                jobs.append(Job(spec, png, ((thumbnail_width, thumbnail),)))
+            elif not thumbnail.exists():
+                thumbnails_only.append(spec)
+        done = total - len(jobs) - len(thumbnails_only)
+        report = on_progress or (lambda done, total: None)
+        report(done, total)
+        for spec in thumbnails_only:  # scaled from the cached PNG: no need to draw the card again
+            self.thumbnail(spec, thumbnail_width)
+            done += 1
+            report(done, total)
+
+        def finished(job: Job) -> None:
+            nonlocal done
+            self.rendered += 1
+            done += 1
+            report(done, total)
+
+        render_many(jobs, workers or default_workers(), finished)
+        return {key: self.png_path(key) for key in distinct}
+
+    def link_into(self, spec: CardSpec, folder: Path, *, width: int | None = None) -> Path:
+        """The cached PNG (or its thumbnail of `width`) in `folder` under the cache's file name, as a hard link:
+        the same file, not a second copy, yet the folder stays self-contained. A copy only where a link
+        cannot be made (`folder` on another filesystem). Renders the card first if it is not cached."""
+        source = self.png(spec) if width is None else self.thumbnail(spec, width)
+        target = folder / source.name
+        status = source.stat()
+        if status.st_mode & 0o777 != CARD_FILE_MODE:  # cached before cards were shared, or a write cut short
+            source.chmod(CARD_FILE_MODE)
+        try:
+            existing: os.stat_result | None = target.stat()
+        except FileNotFoundError:
+            existing = None
+        if existing is not None:
+            if os.path.samestat(existing, status):
+                return target
+            if existing.st_dev != status.st_dev and existing.st_size == status.st_size:
+                return target  # the copy made last time, on another filesystem (the name is the content's)
+        folder.mkdir(parents=True, exist_ok=True)
+        # Made beside the target and renamed over it: a page never shows a missing or half-copied card.
+        temporary = folder / f".{source.name}.{os.getpid()}.tmp"
+        temporary.unlink(missing_ok=True)
+        try:
+            try:
+                os.link(source, temporary)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                shutil.copyfile(source, temporary)
+                temporary.chmod(CARD_FILE_MODE)
+            temporary.replace(target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return target
+
+    def prune(self, keep: set[str]) -> tuple[int, int]:
+        """Remove every cached file (PNG, thumbnails, JPEG fallbacks) of a card whose key is not in `keep`,
+        and what killed writes left behind. Returns (files removed, bytes freed); a file still linked
+        from a preview folder frees its bytes only when that link goes too, so it counts none."""
+        removed = freed = 0
+        if not self.folder.is_dir():
+            return removed, freed
+        stale = time.time() - STALE_TEMPORARY_SECONDS
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                status = entry.stat(follow_symlinks=False)
+                cached = _CACHED_FILE.fullmatch(entry.name)
+                if cached is not None:
+                    doomed = (cached["key"] or cached["jpeg_key"]) not in keep
+                else:
+                    doomed = _TEMPORARY_FILE.fullmatch(entry.name) is not None and status.st_mtime < stale
+                if not doomed:
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # another prune got there first
+                    Path(entry.path).unlink()
+                    removed += 1
+                    freed += status.st_size if status.st_nlink == 1 else 0
+        return removed, freed
 
     def upload(self, spec: CardSpec, max_bytes: int) -> tuple[bytes, str]:
         """The card's bytes and MIME type, as PNG when it fits `max_bytes`, else the best JPEG that does."""
-        path = self.png(spec)
-        data = path.read_bytes()
+        data = self.png_bytes(spec)
         if len(data) <= max_bytes:
             return data, "image/png"
-        fallback = self.folder / f"{path.stem}-{max_bytes}.jpg"
-        if not fallback.exists():
-            from PIL import Image
+        fallback = self.folder / f"{spec.key()}-{max_bytes}.jpg"
+        with contextlib.suppress(FileNotFoundError):
+            return fallback.read_bytes(), "image/jpeg"
+        from PIL import Image
 
-            with Image.open(path) as image:
-                write_atomic(fallback, images.jpeg_under(image, max_bytes))
-        return fallback.read_bytes(), "image/jpeg"
+        with Image.open(io.BytesIO(data)) as image:
+            jpeg = images.jpeg_under(image, max_bytes)
+        write_card(fallback, jpeg)
+        return jpeg, "image/jpeg"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler import content, files, timeline
+from scheduler import content, files
 from scheduler.cards import CardStore, require_shaping
 from scheduler.cli.common import (
     EXIT_PROBLEMS,
@@ -24,7 +23,7 @@ from scheduler.cli.common import (
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
-from scheduler.models import Campaign
+from scheduler.models import Campaign, Post
 
 if TYPE_CHECKING:
     from scheduler import plan
@@ -88,13 +87,20 @@ def validate(config: Path, verbose: bool, ledger_url: str | None, strict: bool, 
     help="Folder to write the preview to.  [default: preview/ beside posts.yaml]",
 )
 @ledger_option
+@click.option("--prune", is_flag=True, help="Prune unused cards from the cache even when some posts have errors.")
 @now_option("Preview the campaign as of this time.")
-def preview(config: Path, verbose: bool, ledger_url: str | None, out: Path | None, now: datetime | None) -> None:
-    """Render every card and write OUT/index.html: the campaign as each platform will get it.
+def preview(
+    config: Path, verbose: bool, ledger_url: str | None, out: Path | None, prune: bool, now: datetime | None
+) -> None:
+    """Render every card and write OUT/index.html: the whole campaign as each platform will get it.
 
-    The page shows a calendar, then each post in time order with its local time and UTC, each
-    account's exact text counted against its platform's limit (over-limit in red), every card
-    with its alt text, and every warning. It works offline.
+    The page counts what will go out (enabled accounts) and what would once the others are
+    enabled; it has a table of contents and a calendar by month through the last `at`, `until` or
+    queue slot (one page per month for a big campaign), then each post in time order with its
+    local time and UTC, its cards and alt text, its text once per variant with the accounts that
+    get it and their counts, each thread part per platform, and what already went out. Posts with
+    errors are shown in red while the rest is complete; the command then exits 1. Cards are
+    rendered in parallel and cached once; cards no longer used are pruned. It works offline.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -105,11 +111,17 @@ def preview(config: Path, verbose: bool, ledger_url: str | None, out: Path | Non
     if unreadable:
         click.echo(f"Note: the ledger could not be read, so what already went out is not shown: {unreadable}", err=True)
     report = content.check(config, now=moment, went_out=snapshot.went_out() if snapshot else frozenset())
-    campaign = _campaign_or_exit(report, str(config))
+    campaign = report.campaign or report.partial
+    if campaign is None:
+        _campaign_or_exit(report, str(config))
+        return
+    for problem in report.errors:
+        click.echo(problem.render(str(config)), err=True)
     require_shaping()
     root = config.resolve().parent
     store = CardStore(files.state_dir(root) / "cards")
     target = out if out is not None else root / "preview"
+    raw_posts = report.document.data.get("posts") if report.document is not None else None
     columns = (TextColumn("Rendering cards"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=_stderr_console(), transient=True) as progress:
         task = progress.add_task("cards", total=None)
@@ -123,13 +135,32 @@ def preview(config: Path, verbose: bool, ledger_url: str | None, out: Path | Non
             config.name,
             on_card=lambda done, total: progress.update(task, completed=done, total=total),
             snapshot=snapshot,
+            raw_posts=raw_posts if isinstance(raw_posts, list) else [],
+            notes=_x_cost_lines(campaign, snapshot, moment),
+            kept=report.partial_indices if report.campaign is None else None,
         )
+    pages = f" and {result.pages - 1} month pages" if result.pages > 1 else ""
     click.echo(
-        f"Wrote {result.index}: {_plural(result.occurrences, 'post occurrence')}, "
-        f"{_plural(result.deliveries, 'delivery', 'deliveries')}, {_plural(result.cards, 'card')} "
+        f"Wrote {result.index}{pages}: {_plural(result.occurrences, 'post occurrence')}, "
+        f"{_plural(result.deliveries, 'delivery', 'deliveries')} to enabled accounts, {_plural(result.cards, 'card')} "
         f"({result.rendered} rendered, {result.cards - result.rendered} from the cache); "
         f"{_plural(len(report.warnings), 'warning')}"
     )
+    if prune or report.campaign is not None:  # never forget cards of posts that are only broken for now
+        removed, freed = store.prune(result.card_keys)
+        if removed:
+            click.echo(f"Pruned {_plural(removed, 'unused card file')} from the cache ({freed / 1e6:.1f} MB)")
+    if report.errors:
+        click.echo(
+            f"{config}: {_plural(result.broken, 'post')} with errors shown in red on the page; "
+            f"{_plural(len(report.errors), 'error')} in all (run validate)",
+            err=True,
+        )
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _x_cost_lines(campaign: Campaign, snapshot: plan.Snapshot | None, now: datetime) -> list[str]:
+    return []
 
 
 # Checked in callbacks, not in the command, so a usage error exits 2 like click's own.
@@ -218,41 +249,75 @@ def excerpts(
 
 
 def _print_schedule(campaign: Campaign, now: datetime, snapshot: plan.Snapshot) -> None:
-    """Each post's next times, as the daemon will send them, and what became of those that went out."""
+    """Every occurrence in time order, as the daemon will send it (past, published and held marked,
+    daylight-saving moves explained), then each recurring post's end and count."""
     from scheduler import plan
 
     zone = campaign.timezone
-    slots = plan.queue_slots(campaign, snapshot, now)
-    horizon = now + timedelta(days=366)
-    click.echo(f"\nSchedule (times in {zone.key}, then UTC):")
+    start, end, _ = plan.span(campaign, snapshot, now)
+    occurrences: dict[tuple[datetime, str], list[plan.Planned]] = {}
+    for item in plan.deliveries(campaign, snapshot, start, end, now, enabled=False):
+        occurrences.setdefault((item.delivery.due, item.delivery.post_id), []).append(item)
+    posts = {post.id: post for post in campaign.posts}
+    click.echo(f"\nSchedule in time order (times in {zone.key}, then UTC):")
+    counts: dict[str, list[datetime]] = {}
+    for (due, post_id), items in sorted(occurrences.items()):
+        post = posts[post_id]
+        counts.setdefault(post_id, []).append(due)
+        live = [i for i in items if campaign.accounts[i.delivery.account].enabled]
+        languages: dict[str, list[str]] = {}
+        for i in live:
+            languages.setdefault(i.delivery.account, []).append(i.delivery.language)
+        targets = ", ".join(f"{a}[{','.join(langs)}]" for a, langs in languages.items()) or "no enabled account"
+        how = "at" if post.at is not None else "every" if post.every is not None else "queue"
+        click.echo(f"  {_instant(due, zone)}  {post_id} ({how}) -> {targets}{_fate_note(live, due, now)}")
+        moved = _daylight_move(campaign, post, due)
+        if moved:
+            click.echo(f"      {moved}")
+    if any(post.every is not None for post in campaign.posts):
+        click.echo("\nRecurring posts:")
     for post in campaign.posts:
-        if post.at is not None:
-            how = "at"
-            instants = [post.at]
-        elif post.every is not None:
-            how = f"every {post.every.text}"
-            instants = list(itertools.islice(timeline.post_instants(campaign, post, now, horizon, slots), 3))
+        if post.every is None:
+            continue
+        dues = counts.get(post.id, [])
+        ahead = sum(1 for due in dues if due >= now)
+        first = f" from {_instant(post.starts, zone)}" if post.starts is not None else ""
+        if post.until is not None:
+            ends = f"until {_instant(post.until, zone)}: {len(dues)} times in all, {ahead} still to come"
         else:
-            how = "queue slot"
-            instants = [slots[post.id]] if post.id in slots else []
-        when = "; ".join(_instant(i, zone) for i in instants) or "no time left in the coming year"
-        targets = ", ".join(
-            f"{a}[{','.join(lang for lang in campaign.accounts[a].languages if lang in post.text)}]"
-            for a in campaign.accounts_of(post)
-        )
-        click.echo(f"  {post.id}: {how}: {when} -> {targets}")
-        for instant in instants[:1] if post.every is None else []:
-            for d in timeline.deliveries(campaign, [timeline.Occurrence(instant.astimezone(UTC), post.id)]):
-                fate = plan.resolve(post, snapshot, d)
-                if fate.state != plan.UPCOMING:
-                    went = (
-                        f" {fate.record.updated_at:%Y-%m-%d %H:%M} UTC"
-                        if fate.record and fate.state in plan.OUT
-                        else ""
-                    )
-                    urls = f" {' '.join(fate.record.urls)}" if fate.record and fate.record.urls else ""
-                    note = f" ({fate.note})" if fate.note else ""
-                    click.echo(f"      {d.account} {d.language}: {fate.state}{went}{urls}{note}")
+            ends = f"with no end (no until): {ahead} times through {_instant(end - timedelta(seconds=1), zone)}"
+        click.echo(f"  {post.id}: every {post.every.text}{first}, {ends}")
+
+
+def _fate_note(items: list[plan.Planned], due: datetime, now: datetime) -> str:
+    from scheduler import plan
+
+    states = {i.state for i in items}
+    if not items:
+        return ""
+    if states <= set(plan.OUT):
+        record = items[0].record
+        when = f" {record.updated_at:%Y-%m-%d %H:%M} UTC" if record is not None else ""
+        return f"  [published{when}]"
+    if plan.HELD in states:
+        return "  [held: repeats what already went out; see the warning above]"
+    if states <= {plan.UPCOMING, plan.PENDING}:
+        return "  [past: not published]" if due < now else ""
+    return f"  [{', '.join(sorted(states))}]"
+
+
+def _daylight_move(campaign: Campaign, post: Post, due: datetime) -> str:
+    """Why a recurring time falls at another wall-clock time on a daylight-saving day."""
+    rules = (
+        [post.every] if post.every is not None else list(campaign.queue.slots) if post.queued and campaign.queue else []
+    )
+    local = due.astimezone(campaign.timezone)
+    wall = local.time().replace(second=0, microsecond=0, tzinfo=None)
+    intended = {t for rule in rules if rule.matches_day(local.date()) for t in rule.clock}
+    if not intended or wall in intended:
+        return ""
+    skipped = max((t for t in intended if t < wall), default=min(intended))
+    return f"moved from {skipped:%H:%M}, which does not exist on {local:%d %b} (the clocks go forward), to {wall:%H:%M}"
 
 
 def _instant(instant: datetime, zone: tzinfo) -> str:

@@ -73,7 +73,15 @@ def post(
             "Resume first (run.py resume), or post anyway with --ignore-pause"
         )
     plans = plan_manual(
-        session.campaign, session.ledger, post_id, accounts, languages, now, force=force, reopen=not dry_run
+        session.campaign,
+        session.ledger,
+        post_id,
+        accounts,
+        languages,
+        now,
+        force=force,
+        reopen=not dry_run,
+        include_disabled=dry_run,
     )
     if not plans:
         raise SchedulerError(f"post {post_id} has nothing to deliver to the accounts and languages given")
@@ -103,9 +111,11 @@ def _pause_reason(session: _Session) -> str:
 def _show_dry_run(session: _Session, delivery: Delivery) -> None:
     account = session.campaign.accounts[delivery.account]
     outgoing = session.publisher.outgoing(delivery)
+    verdict = "would post " if account.enabled else "disabled   "
+    once = "" if account.enabled else " (account disabled: this is what it would get once enabled)"
     click.echo(
-        f"would post  {delivery.account} ({account.platform}) {delivery.language}, "
-        f"due {_when(delivery.due, session.campaign)}:"
+        f"{verdict} {delivery.account} ({account.platform}) {delivery.language}, "
+        f"due {_when(delivery.due, session.campaign)}{once}:"
     )
     for index, part in enumerate(outgoing.parts, 1):
         count = text.length(account.platform, part)
