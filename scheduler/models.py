@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -180,18 +181,129 @@ def _why(text: str, exc: ValueError) -> str:
     return "not a date in the form 2026-12-01" if reason.startswith("Invalid isoformat") else reason
 
 
-LanguageCode = Annotated[str, AfterValidator(_language)]
-Text = Annotated[str, AfterValidator(_text)]
-Identifier = Annotated[str, AfterValidator(_identifier)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-Color = Annotated[str, AfterValidator(_color)]
-Hashtag = Annotated[str, AfterValidator(_hashtag)]
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Moment = Annotated[datetime, BeforeValidator(_moment)]
-Day = Annotated[date, BeforeValidator(_day)]
-Zone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(str)]
+# --- how each type is written, for editors (schema.py): ECMAScript patterns of what the validators accept
+
+
+def _written(pattern: str, hint: str, **more: Any) -> dict[str, Any]:
+    """JSON Schema keywords for text matching `pattern`; `patternErrorMessage` is what editors show otherwise."""
+    return {"pattern": pattern, "patternErrorMessage": hint, **more}
+
+
+def _month_day(dash: str) -> str:
+    """A month and a day that can exist in it (29 February of a common year is left to the validator)."""
+    long_months, short_months = "(?:0[13578]|1[02])", "(?:0[469]|11)"
+    return (
+        rf"(?:{long_months}{dash}(?:0[1-9]|[12]\d|3[01])|{short_months}{dash}(?:0[1-9]|[12]\d|30)"
+        rf"|02{dash}(?:0[1-9]|[12]\d))"
+    )
+
+
+# datetime.fromisoformat's forms: extended or basic date, or a week date.
+_ISO_DATE = rf"(?:\d{{4}}-{_month_day('-')}|\d{{4}}{_month_day('')}|\d{{4}}-?W(?:0[1-9]|[1-4]\d|5[0-3])(?:-?[1-7])?)"
+_ISO_CLOCK = r"(?:[01]\d|2[0-3])(?::?[0-5]\d(?::?[0-5]\d(?:[.,]\d+)?)?)?"
+_ISO_WHOLE_CLOCK = r"(?:[01]\d|2[0-3])(?::?[0-5]\d(?::?[0-5]\d)?)?"
+_ISO_OFFSET = rf"(?:Z|[+-]{_ISO_CLOCK})"
+# Any one character (but a digit) may part date and time, but _moment needs a T or a space somewhere; a space
+# before the offset is taken only after whole seconds.
+_MOMENT_PATTERN = (
+    rf"^\s*{_ISO_DATE}(?:[Tt ](?:{_ISO_WHOLE_CLOCK}(?: ?{_ISO_OFFSET})?|{_ISO_CLOCK}{_ISO_OFFSET}?)"
+    rf"|\D{_ISO_WHOLE_CLOCK} {_ISO_OFFSET})\s*$"
+)
+_DURATION_PATTERN = r"^\s*(?=\d)(?:\d+d)?\s*(?:\d+h)?\s*(?:\d+m(?:in)?)?\s*(?:\d+s)?\s*$"
+_HANDLE_PATTERN = r"^@?(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z][a-zA-Z0-9-]*$"
+_COLOR_JSON = {"type": "string", **_written("^#[0-9a-fA-F]{6}$", "not a colour; write it as #RRGGBB")}
+
+LanguageCode = Annotated[
+    str,
+    AfterValidator(_language),
+    Field(
+        json_schema_extra=_written(
+            "^[a-z]{2,3}(-[A-Z]{2})?$", "not a language code; use a lower-case ISO 639 code such as en or es"
+        )
+    ),
+]
+Text = Annotated[str, AfterValidator(_text), Field(json_schema_extra=_written(r"\S", "must not be empty"))]
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    Field(
+        json_schema_extra=_written(
+            "^[a-z0-9][a-z0-9_-]{0,63}$", "not a valid id; use 1 to 64 lower-case letters, digits, '-' or '_'"
+        )
+    ),
+]
+HttpUrl = Annotated[
+    str,
+    AfterValidator(_http_url),
+    Field(json_schema_extra=_written(r"^https?://[^\s/?#]+(:\d+)?(/\S*)?$", "not an http(s) URL")),
+]
+Color = Annotated[str, AfterValidator(_color), WithJsonSchema(_COLOR_JSON)]
+Hashtag = Annotated[
+    str,
+    AfterValidator(_hashtag),
+    Field(
+        json_schema_extra=_written(
+            r"^#?(?!\p{Nd}+$)[\p{L}\p{N}_]+$", "not a hashtag; use letters, digits and '_' only", examples=["Haiti"]
+        )
+    ),
+]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "description": "a number of minutes"},
+                {"type": "string", **_written(_DURATION_PATTERN, "not a duration such as 30m, 2h or 1d")},
+            ],
+            "examples": ["30m", "1h", "1h30m", "2d"],
+        }
+    ),
+]
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            **_written(
+                _MOMENT_PATTERN,
+                "not a date and time; write it as 2026-12-01 09:00 or 2026-12-01 09:00-05:00",
+                examples=["2026-12-01 09:00", "2026-12-01 09:00-05:00"],
+            ),
+        }
+    ),
+]
+Day = Annotated[
+    date,
+    BeforeValidator(_day),
+    WithJsonSchema(
+        {
+            "type": "string",
+            **_written(rf"^\s*{_ISO_DATE}\s*$", "not a date such as 2026-12-01", examples=["2026-12-01"]),
+        }
+    ),
+]
+Zone = Annotated[
+    ZoneInfo,
+    BeforeValidator(_zone),
+    PlainSerializer(str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            **_written(
+                "^[A-Za-z][A-Za-z0-9_+/-]*$",
+                "not an IANA timezone name such as America/New_York",
+                examples=["America/New_York", "America/Port-au-Prince", "Europe/London", "UTC"],
+            ),
+        }
+    ),
+]
 Background = Annotated[
-    tuple[Color, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v), Field(min_length=1, max_length=2)
+    tuple[Color, ...],
+    BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+    Field(min_length=1, max_length=2),
+    WithJsonSchema({"anyOf": [_COLOR_JSON, {"type": "array", "items": _COLOR_JSON, "minItems": 1, "maxItems": 2}]}),
 ]
 Localized = dict[LanguageCode, Text]
 """Text in each language, keyed by language code: `{en: ..., es: ...}`."""
@@ -337,7 +449,65 @@ def _recurrence(value: Any) -> Recurrence:
     return Recurrence.parse(value.strip())
 
 
-Schedule = Annotated[Recurrence, BeforeValidator(_recurrence), PlainSerializer(lambda r: r.text)]
+def _any_case(word: str) -> str:
+    return "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+def _schedule_pattern() -> str:
+    """What Recurrence.parse accepts, as one ECMAScript pattern (JSON Schema has no case-insensitive flag).
+
+    Empty cron ranges (5-1) and zero steps (*/0) are left to the validator.
+    """
+    comma = r"\s*,\s*"
+
+    def listed(item: str) -> str:
+        return f"{item}(?:{comma}{item})*"
+
+    def cron(number: str) -> str:
+        part = rf"(?:\*|{number}(?:-{number})?)(?:/{number})?"
+        return listed(part)
+
+    def words(names: tuple[str, ...]) -> str:
+        return "|".join(_any_case(name) for name in names)
+
+    clock = r"(?:[01]?\d|2[0-3]):[0-5]\d"
+    day = (
+        "(?:"
+        + "|".join(
+            f"{_any_case(d)}(?:{_any_case(f[len(d) :])})?" for d, f in zip(WEEKDAYS, _FULL_DAY_NAMES, strict=True)
+        )
+        + ")"
+    )
+    days = f"(?:{words(('daily', *_DAY_WORDS))}|{listed(f'{day}(?:-{day})?')})"
+    times = listed(clock)
+    # Tokens apart, at most one of them days; a time is the only token with a colon, and one is needed.
+    readable = rf"(?=[^:]*:)(?:{times}\s+)*(?:{days}|{times})(?:\s+{times})*"
+    fields = (
+        r"0*[1-5]?\d",  # minute
+        r"0*(?:1?\d|2[0-3])",  # hour
+        r"0*(?:[1-9]|[12]\d|3[01])",  # day of the month
+        rf"0*(?:[1-9]|1[0-2])|{words(MONTHS)}",  # month
+        rf"0*[0-7]|{words(('sun', *WEEKDAYS))}",  # day of the week
+    )
+    crontab = r"\s+".join(cron(f"(?:{number})") for number in fields)
+    return rf"^\s*(?:{readable}|{crontab})\s*$"
+
+
+Schedule = Annotated[
+    Recurrence,
+    BeforeValidator(_recurrence),
+    PlainSerializer(lambda r: r.text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            **_written(
+                _schedule_pattern(),
+                "not a schedule; write it as 'mon,wed,fri 09:00', 'daily 09:00 18:30' or cron such as '0 9 * * mon'",
+                examples=["mon 12:00", "tue,thu 10:00", "daily 09:00 18:30", "mon-fri 12:30", "0 12 * * mon"],
+            ),
+        }
+    ),
+]
 
 
 # --- accounts -----------------------------------------------------------------------------
@@ -353,31 +523,64 @@ IMAGE_CAPS: dict[str, int | None] = {
 
 
 class AccountBase(Model):
-    languages: tuple[LanguageCode, ...] = Field(min_length=1)
-    enabled: bool = True
-    max_image_bytes: int | None = Field(default=None, gt=0)
+    languages: tuple[LanguageCode, ...] = Field(
+        min_length=1,
+        description="The languages this account posts in, from the campaign's languages. "
+        "An account that posts in two languages gets one post per language.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    enabled: bool = Field(
+        True, description="false: the account posts nothing. Keep it false until its secrets are set."
+    )
+    max_image_bytes: int | None = Field(
+        default=None,
+        gt=0,
+        description="The largest card image this account takes, in bytes; by default the platform's limit.",
+    )
 
 
 class XAccount(AccountBase):
+    """An account on X. Its secrets come from the environment or .env beside posts.yaml, never from this file:
+    <ID>_API_KEY, <ID>_API_SECRET, <ID>_ACCESS_TOKEN and <ID>_ACCESS_SECRET (OAuth 1.0a user context), where
+    <ID> is the account id in capitals with - turned into _."""
+
     platform: Literal["x"]
-    api_base: HttpUrl = "https://api.twitter.com"
+    api_base: HttpUrl = Field(
+        "https://api.twitter.com", description="The X API server; change it only for a test stand-in."
+    )
 
 
 class MastodonAccount(AccountBase):
+    """An account on a Mastodon server. Its secret comes from the environment or .env beside posts.yaml, never
+    from this file: <ID>_ACCESS_TOKEN, where <ID> is the account id in capitals with - turned into _."""
+
     platform: Literal["mastodon"]
-    instance: HttpUrl
-    visibility: Literal["public", "unlisted", "private", "direct"] = "public"
+    instance: HttpUrl = Field(description="The server the account lives on, such as https://mastodon.social.")
+    visibility: Literal["public", "unlisted", "private", "direct"] = Field(
+        "public", description="public, unlisted, private (followers only) or direct."
+    )
 
 
 class BlueskyAccount(AccountBase):
+    """An account on Bluesky. Its secret comes from the environment or .env beside posts.yaml, never from this
+    file: <ID>_APP_PASSWORD (an app password, never the account password), where <ID> is the account id in
+    capitals with - turned into _."""
+
     platform: Literal["bluesky"]
-    handle: Annotated[str, AfterValidator(_handle)]
-    service: HttpUrl = "https://bsky.social"
+    handle: Annotated[
+        str,
+        AfterValidator(_handle),
+        Field(json_schema_extra=_written(_HANDLE_PATTERN, "not a Bluesky handle such as name.bsky.social")),
+    ] = Field(description="The account's handle, such as name.bsky.social.")
+    service: HttpUrl = Field("https://bsky.social", description="The server (PDS) the account lives on.")
 
 
 class OutboxAccount(AccountBase):
+    """A local folder that receives each post as files, plus an index.html feed: exactly what would have been
+    posted. It needs no secrets."""
+
     platform: Literal["outbox"]
-    path: str = "outbox"
+    path: str = Field("outbox", description="The folder, relative to posts.yaml.")
 
 
 ACCOUNT_MODELS: dict[str, type[AccountBase]] = {
@@ -392,7 +595,14 @@ def image_cap(account: AccountBase, platform: str) -> int | None:
     return account.max_image_bytes if account.max_image_bytes is not None else IMAGE_CAPS[platform]
 
 
-Account = Annotated[XAccount | MastodonAccount | BlueskyAccount | OutboxAccount, Field(discriminator="platform")]
+Account = Annotated[
+    XAccount | MastodonAccount | BlueskyAccount | OutboxAccount,
+    Field(
+        discriminator="platform",
+        description="Where posts go: x, mastodon, bluesky, or outbox (a local folder). "
+        "Secrets never go here: they come from the environment or .env beside posts.yaml.",
+    ),
+]
 
 # Secrets each platform reads from the environment, as <ACCOUNT_ID>_<NAME>.
 SECRET_NAMES: dict[str, tuple[str, ...]] = {
@@ -426,26 +636,122 @@ class Delivery:
 
 
 class Fonts(Model):
-    regular: str = "assets/fonts/NotoSans-Regular.ttf"
-    bold: str = "assets/fonts/NotoSans-Bold.ttf"
+    """The font files the cards are drawn with, relative to posts.yaml."""
+
+    regular: str = Field(
+        "assets/fonts/NotoSans-Regular.ttf", description="For excerpts and the footer, relative to posts.yaml."
+    )
+    bold: str = Field(
+        "assets/fonts/NotoSans-Bold.ttf", description="For slogans and attributions, relative to posts.yaml."
+    )
 
 
 class Brand(Model):
-    # One colour, or two for a top-to-bottom gradient.
-    background: Background = ("#1b1b1b",)
-    text_color: Color = "#ffffff"
-    accent_color: Color = "#e8c547"
-    fonts: Fonts = Fonts()
-    logo: str | None = None
-    footer: Localized = {}
+    """How the cards (images) look."""
+
+    background: Background = Field(
+        ("#1b1b1b",), description="One colour, or two for a top-to-bottom gradient; colours are #RRGGBB."
+    )
+    text_color: Color = Field(
+        "#ffffff", description="The colour of the words, #RRGGBB; it must be readable on the background (4.5:1)."
+    )
+    accent_color: Color = Field(
+        "#e8c547",
+        description="For the quotation marks, the divider and the attribution line, #RRGGBB; "
+        "it must be readable on the background (4.5:1).",
+    )
+    fonts: Fonts = Field(Fonts(), description="The fonts the cards are drawn with, relative to posts.yaml.")
+    logo: str | None = Field(
+        None,
+        description="A small image drawn in the top corner of every card (PNG with transparency works best), "
+        "relative to posts.yaml; none when left out.",
+    )
+    footer: Localized = Field({}, description="The line at the bottom of every card, in each language.")
+
+
+# The checks of Card._one_kind and Post._one_timing, for editors, reported at the key the validators name.
+_CARD_RULES: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": [kind],
+            "properties": {kind: {"type": "object"}},
+            "errorMessage": "give either slogan or excerpt (one of them)",
+        }
+        for kind in ("slogan", "excerpt")
+    ],
+    "allOf": [
+        {
+            "if": {"required": ["slogan"], "properties": {"slogan": {"type": "object"}}},
+            "then": {
+                "properties": {
+                    "template": {
+                        "enum": ["slogan", "bilingual", None],
+                        "errorMessage": "the quote template shows an excerpt; give excerpt instead of slogan",
+                    }
+                }
+            },
+        },
+        {
+            "if": {"required": ["excerpt"], "properties": {"excerpt": {"type": "object"}}},
+            "then": {
+                "properties": {
+                    "template": {
+                        "enum": ["quote", "bilingual", None],
+                        "errorMessage": "the slogan template shows a slogan; give slogan instead of excerpt",
+                    }
+                }
+            },
+        },
+    ],
+}
+_POST_RULES: dict[str, Any] = {
+    "allOf": [
+        {
+            "if": {"required": [given, key], "properties": {given: {"type": "string"}, key: {"type": "string"}}},
+            "then": {"properties": {key: {"type": "null", "errorMessage": message}}},
+        }
+        for given, key, message in (
+            ("at", "every", "give either at (one time) or every (a recurrence), not both"),
+            ("at", "until", "until is only for recurring or queued posts; a post with at goes out once"),
+        )
+    ]
+    + [
+        {
+            "if": {"required": ["starts"], "properties": {"starts": {"type": "string"}, "every": {"type": "null"}}},
+            "then": {
+                "properties": {"starts": {"type": "null", "errorMessage": "starts is only for recurring posts (every)"}}
+            },
+        }
+    ]
+}
+_ACCOUNT_ID = _written("^[a-z0-9][a-z0-9_-]{0,63}$", "not an account id; use the id of one of the accounts")
 
 
 class Card(Model):
-    slogan: Localized | None = None
-    excerpt: Localized | None = None
-    attribution: Localized = {}
-    template: Template | None = None
-    size: CardSize | None = None
+    """The image posted with the text: give either slogan or excerpt."""
+
+    model_config = ConfigDict(json_schema_extra=_CARD_RULES)
+
+    slogan: Localized | None = Field(
+        None, description="A short line, drawn as large as fits, in each language. Give either slogan or excerpt."
+    )
+    excerpt: Localized | None = Field(
+        None,
+        description="A quotation, drawn with quotation marks and the attribution, in each language. "
+        "Give either slogan or excerpt.",
+    )
+    attribution: Localized = Field(
+        {}, description="Printed under an excerpt, in each language; by default defaults.attribution."
+    )
+    template: Template | None = Field(
+        None,
+        description="slogan, quote, or bilingual (both languages on one card); "
+        "by default slogan for a slogan and quote for an excerpt.",
+    )
+    size: CardSize | None = Field(
+        None,
+        description="square (1080x1080), portrait (1080x1350) or landscape (1600x900); by default defaults.card_size.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Card:
@@ -468,21 +774,51 @@ class Card(Model):
 
 
 class Post(Model):
-    id: Identifier
-    text: Localized = Field(min_length=1)
-    # A text over a platform's limit becomes a thread instead of an error; numbered "1/3" by default.
-    thread: bool = False
-    thread_numbers: bool = True
-    card: Card | None = None
-    alt: Localized = {}
-    link: HttpUrl | None = None
-    hashtags: tuple[Hashtag, ...] = ()
-    accounts: tuple[str, ...] | None = None
-    at: Moment | None = None
-    every: Schedule | None = None
-    starts: Moment | None = None
-    until: Moment | None = None
-    max_late: Duration | None = None
+    """One post: its text in each language, its card, and when and where it goes out."""
+
+    model_config = ConfigDict(json_schema_extra=_POST_RULES)
+
+    id: Identifier = Field(
+        description="A stable name: lower-case letters, digits, - or _. The ledger keys on it: never reuse an id "
+        "for a different post, and do not rename a post that already went out."
+    )
+    text: Localized = Field(
+        min_length=1,
+        description="What is posted, in each language. Counted against each platform's limit (X 280 weighted, "
+        "Mastodon 500, Bluesky 300); validate tells you what is over.",
+    )
+    thread: bool = Field(
+        False,
+        description="true: a text too long for a platform goes out as a thread of numbered parts (1/3, 2/3, ...) "
+        "instead of being an error.",
+    )
+    thread_numbers: bool = Field(True, description="false: a thread's parts go out without the 1/3, 2/3 numbers.")
+    card: Card | None = Field(None, description="An image posted with the text: a slogan or an excerpt card.")
+    alt: Localized = Field(
+        {},
+        description="The image description for screen readers, in each language; "
+        "by default the card's own words (and attribution).",
+    )
+    link: HttpUrl | None = Field(None, description="A URL added at the end of the text.")
+    hashtags: tuple[Hashtag, ...] = Field((), description="Hashtags added at the end of the text, with or without #.")
+    accounts: tuple[Annotated[str, Field(json_schema_extra=_ACCOUNT_ID)], ...] | None = Field(
+        None, description="The ids of the accounts this post goes to; by default defaults.accounts, else every account."
+    )
+    at: Moment | None = Field(
+        None,
+        description="One time, such as 2026-12-01 09:00, read in the campaign timezone unless it has an offset "
+        "(2026-12-01 09:00-05:00). Give at, or every, or neither to take the next queue slot.",
+    )
+    every: Schedule | None = Field(
+        None,
+        description="A recurrence: mon 12:00, mon,wed,fri 09:00, daily 09:00 18:30, weekdays 12:30, mon-fri 08:00, "
+        "or cron such as 0 12 * * mon. In the campaign timezone.",
+    )
+    starts: Moment | None = Field(None, description="For a recurring post (every): the first time it may go out.")
+    until: Moment | None = Field(None, description="For a recurring or queued post: the last time it may go out.")
+    max_late: Duration | None = Field(
+        None, description="How late a missed delivery may still go out; by default defaults.max_late."
+    )
 
     @model_validator(mode="after")
     def _one_timing(self) -> Post:
@@ -503,26 +839,63 @@ class Post(Model):
 
 
 class Queue(Model):
-    slots: tuple[Schedule, ...] = Field(min_length=1)
-    starts: Day | None = None
+    """Posts with neither at nor every take the next free slot, in the order they appear in the file. A slot
+    once used keeps its post; adding or moving posts only changes what has not gone out yet."""
+
+    slots: tuple[Schedule, ...] = Field(
+        min_length=1,
+        description="When slots open: a day list and times (tue,thu 10:00, daily 09:00 18:00, mon-fri 12:30) "
+        "or cron (0 10 * * tue,thu).",
+    )
+    starts: Day | None = Field(None, description="The first day the queue may use, such as 2026-12-19.")
 
 
 class Defaults(Model):
-    max_late: Duration = timedelta(hours=1)
-    card_size: CardSize = "portrait"
-    accounts: tuple[str, ...] | None = None
-    attribution: Localized = {}
+    """What a post gets when it does not say otherwise."""
+
+    max_late: Duration = Field(
+        timedelta(hours=1),
+        description="How late a delivery may still go out if the scheduler was down when it fell due: 30m, 2h, 1d, "
+        "or a number of minutes. Later than this, it is marked expired (and shown in status) instead of posted late.",
+    )
+    card_size: CardSize = Field(
+        "portrait", description="Card shape: square (1080x1080), portrait (1080x1350) or landscape (1600x900)."
+    )
+    accounts: tuple[Annotated[str, Field(json_schema_extra=_ACCOUNT_ID)], ...] | None = Field(
+        None, description="The ids of the accounts a post goes to when it names none; by default every account."
+    )
+    attribution: Localized = Field({}, description="Printed under every excerpt card, in each language.")
 
 
 class Campaign(Model):
-    timezone: Zone
-    languages: tuple[LanguageCode, ...] = Field(min_length=1)
-    paused: bool = False
-    brand: Brand = Brand()
-    defaults: Defaults = Defaults()
-    accounts: dict[str, Account] = Field(min_length=1)
-    queue: Queue | None = None
-    posts: tuple[Post, ...] = ()
+    """posts.yaml: the whole campaign in one file."""
+
+    timezone: Zone = Field(
+        description="The timezone every time in this file is read in, an IANA name such as America/New_York. "
+        "Daylight saving is handled: a post at 09:00 goes out at 09:00 local time in winter and in summer."
+    )
+    languages: tuple[LanguageCode, ...] = Field(
+        min_length=1,
+        description="The languages of the campaign, such as [en, es]. Every post gives its text in each language "
+        "its accounts post in; a bilingual post goes out in both languages or not at all.",
+        json_schema_extra={"uniqueItems": True},
+    )
+    paused: bool = Field(
+        False,
+        description="The kill switch: true stops ALL publishing at once; set it back to false to resume. "
+        "What falls due while paused still respects each post's max_late.",
+    )
+    brand: Brand = Field(Brand(), description="How the cards (images) look.")
+    defaults: Defaults = Field(Defaults(), description="What a post gets when it does not say otherwise.")
+    accounts: dict[str, Account] = Field(
+        min_length=1,
+        description="Where posts go, by account id (lower-case letters, digits, - or _): the id is used in posts "
+        "and names the environment variables of the account's secrets. Secrets never go in this file.",
+    )
+    queue: Queue | None = Field(
+        None, description="Time slots for the posts that give neither at nor every, taken in file order."
+    )
+    posts: tuple[Post, ...] = Field((), description="The posts. Each one's id is stable: the ledger keys on it.")
 
     def accounts_of(self, post: Post) -> tuple[str, ...]:
         """The account ids a post goes to: its own list, else the campaign default, else all."""
