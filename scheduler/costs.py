@@ -16,53 +16,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Annotated, Any
-
-from pydantic import AfterValidator, BeforeValidator
+from decimal import ROUND_HALF_UP, Decimal
 
 from scheduler import text
-from scheduler.models import MONTHS, Campaign, Day, Delivery, Model, Post
+from scheduler.models import MONTHS, Campaign, Delivery, Post, XPrices
 
-PRICE_PAGE = "https://docs.x.com/x-api/getting-started/pricing"
 _CENT = Decimal("0.01")
-
-
-def _price(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise ValueError("must be a price such as 0.015")
-    try:
-        # Through str: YAML reads 0.015 as a float, and Decimal(0.015) would be 0.01499999...
-        price = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"'{value}' is not a price; write it as a number such as 0.015") from None
-    if not price.is_finite() or price < 0:
-        raise ValueError(f"'{value}' is not a price; write it as a number such as 0.015")
-    return price
-
-
-def _currency(value: str) -> str:
-    code = value.strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise ValueError(f"'{value}' is not a currency code; write three letters such as USD")
-    return code
-
-
-Price = Annotated[Decimal, BeforeValidator(_price)]
-Currency = Annotated[str, AfterValidator(_currency)]
-
-
-class XPrices(Model):
-    """What X charges per post it creates: the optional `x_prices` section of posts.yaml.
-
-    Defaults as of 2026-11 from X's developer docs (pay-per-use, effective 2026-02-06; "Content:
-    Create" and "Content: Create (with URL)" on PRICE_PAGE); check the current price page.
-    """
-
-    post: Price = Decimal("0.015")
-    post_with_link: Price = Decimal("0.20")
-    currency: Currency = "USD"
-    as_of: Day = date(2026, 2, 6)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -867,6 +868,44 @@ class Defaults(Model):
     attribution: Localized = Field({}, description="Printed under every excerpt card, in each language.")
 
 
+def _price(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError("must be a price such as 0.015")
+    try:
+        # Through str: YAML reads 0.015 as a float, and Decimal(0.015) would be 0.01499999...
+        price = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a price; write it as a number such as 0.015") from None
+    if not price.is_finite() or price < 0:
+        raise ValueError(f"'{value}' is not a price; write it as a number such as 0.015")
+    return price
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"'{value}' is not a currency code; write three letters such as USD")
+    return code
+
+
+Price = Annotated[Decimal, BeforeValidator(_price)]
+Currency = Annotated[str, AfterValidator(_currency)]
+
+
+class XPrices(Model):
+    """What X charges per post it creates: the optional `x_prices` section of posts.yaml.
+
+    Defaults as of 2026-11 from X's developer docs (pay-per-use, effective 2026-02-06; "Content:
+    Create" and "Content: Create (with URL)" on https://docs.x.com/x-api/getting-started/pricing); check the
+    current price page.
+    """
+
+    post: Price = Field(Decimal("0.015"), description="What X charges for a post without a link.")
+    post_with_link: Price = Field(Decimal("0.20"), description="What X charges for a post with a link.")
+    currency: Currency = Field("USD", description="The currency of these prices, three letters.")
+    as_of: Day = Field(date(2026, 2, 6), description="The date these prices were taken from X's price page.")
+
+
 class Campaign(Model):
     """posts.yaml: the whole campaign in one file."""
 
@@ -896,6 +935,9 @@ class Campaign(Model):
         None, description="Time slots for the posts that give neither at nor every, taken in file order."
     )
     posts: tuple[Post, ...] = Field((), description="The posts. Each one's id is stable: the ledger keys on it.")
+    x_prices: XPrices = Field(
+        XPrices(), description="What X charges per post, for the cost estimate in validate -v and the preview."
+    )
 
     def accounts_of(self, post: Post) -> tuple[str, ...]:
         """The account ids a post goes to: its own list, else the campaign default, else all."""
@@ -914,4 +956,5 @@ SECTIONS: dict[str, Any] = {
     "defaults": Defaults,
     "accounts": dict[str, Account],
     "queue": Queue,
+    "x_prices": XPrices,
 }

@@ -194,3 +194,25 @@ def test_the_page_on_a_phone_and_a_desktop(
     assert red == "rgb(192, 57, 43)"
     parts = driver.execute_script("return document.querySelectorAll('.thread li').length")  # type: ignore[attr-defined]
     assert parts >= 2
+
+
+def test_what_x_will_charge_is_in_the_header_and_in_validate(project: Path, run_cli: Callable[..., Result]) -> None:
+    posts = (
+        '  - {id: plain, text: {en: "No link here", es: "Sin enlace"}, at: 2026-12-01 09:00}\n'
+        '  - {id: linked, text: {en: "Read it", es: "Léelo"}, link: "https://example.org/s", at: 2026-12-02 09:00}\n'
+    )
+    write(project, posts)
+    assert run_cli("preview", "--now", NOW).exit_code == 0
+    page = page_of(project)
+    assert "X: 2 posts in Dec 2026 on x-en (1 with a link): about $0.22" in page
+    checked = run_cli("validate", "-v", "--now", NOW)
+    assert "X: 2 posts in Dec 2026 on x-en (1 with a link): about $0.22" in checked.lines
+    (project / "posts.yaml").write_text(
+        HEADER.replace("posts:\n", "x_prices: {post: 0.01, post_with_link: 0.1, as_of: 2026-11-01}\nposts:\n") + posts,
+        encoding="utf-8",
+    )
+    cheaper = run_cli("validate", "--now", NOW)
+    assert cheaper.lines[-1] == (
+        "X: total about $0.11 for 2 posts ($0.01 a post, $0.10 with a link; prices as of 2026-11-01, "
+        "from x_prices in posts.yaml)"
+    )

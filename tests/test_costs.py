@@ -24,7 +24,8 @@ THREAD_EN = (
     "The people of Haiti, not the United States, the United Nations or a council chosen abroad, must decide who "
     "governs them and how their country is rebuilt after the crisis. "
     "We stand with Haitian organizers who demand sovereignty, an end to the foreign troops and reparations for the "
-    "debt France forced on Haiti after its revolution."
+    "debt France forced on Haiti after its revolution. "
+    "Solidarity means listening to them, amplifying their demands and refusing every plan made without them."
 )
 
 POSTS: list[dict[str, Any]] = [

@@ -72,6 +72,9 @@ def validate(config: Path, verbose: bool, ledger_url: str | None, strict: bool, 
         f"{name}: {_plural(len(campaign.posts), 'post')}, {_plural(len(campaign.accounts), 'account')} "
         f"({enabled} enabled), languages {', '.join(campaign.languages)}; {counts}"
     )
+    cost = _x_cost_lines(campaign, snapshot, moment)
+    for line in cost if verbose else cost[-1:]:
+        click.echo(line)
     if verbose:
         _print_schedule(campaign, moment, snapshot or plan.Snapshot())
     if strict and warnings:
@@ -160,7 +163,18 @@ def preview(
 
 
 def _x_cost_lines(campaign: Campaign, snapshot: plan.Snapshot | None, now: datetime) -> list[str]:
-    return []
+    """What X will charge for what is still to go to the enabled X accounts: a line per account and
+    month, then the total (none when nothing goes to X)."""
+    from scheduler import costs, plan
+
+    snapshot = snapshot or plan.Snapshot()
+    _, end, _ = plan.span(campaign, snapshot, now)
+    going = [
+        p.delivery
+        for p in plan.deliveries(campaign, snapshot, now, end, now)
+        if p.goes_out and campaign.accounts[p.delivery.account].platform == "x"
+    ]
+    return costs.estimate(campaign, going, campaign.x_prices).render_lines()
 
 
 # Checked in callbacks, not in the command, so a usage error exits 2 like click's own.
