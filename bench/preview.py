@@ -10,8 +10,10 @@ every card is, reads it as `preview` does, then measures side by side in one run
   (c) re-run: (b) again with nothing changed.
 
 Prints (a)/(b), the speed-up (target >= 1.6x on 2 cores), (c) as a share of (b) (target < 10%),
-and the disk the cards take, the page folder's links included. `--threshold` also measures, in fresh
-processes, from how many cards the worker processes pay for their start-up.
+and the disk the cards take, the page folder's links included. Part of the speed-up is not the
+workers': (a) reads each PNG back to scale its thumbnail, render_all scales the image it drew; so
+render_all in one process is also timed, on a sample, to show the workers' own share.
+`--threshold` also measures, in fresh processes, from how many cards the workers pay for their start-up.
 Run: .venv/bin/python bench/preview.py [--posts N] [--threshold]
 """
 
@@ -35,6 +37,7 @@ from scheduler import content  # noqa: E402
 from scheduler.cards import THUMBNAIL_WIDTH, CardSpec, CardStore, batch, specs_for  # noqa: E402
 
 POSTS = 5_000
+SAMPLE = 200  # cards timed with render_all in one process, to tell the workers' share of the speed-up
 SLOGANS = [
     ("U.S. out of Haiti!", "¡EE.UU. fuera de Haití!"),
     ("End the occupation of Haiti!", "¡Fin a la ocupación de Haití!"),
@@ -150,13 +153,21 @@ def main(posts: int) -> None:
         each = one_by_one / distinct * 1000
         print(f"(a) serial, one by one in one process: {one_by_one:.1f} s ({each:.0f} ms a card)")
 
+        sample = list({spec.key(): spec for spec in specs}.values())[:SAMPLE]
+        alone = CardStore(project / "in-process-cache")
+        started = time.perf_counter()
+        alone.render_all(sample, workers=1)
+        in_process = (time.perf_counter() - started) / len(sample) * distinct
+        each = in_process / distinct * 1000
+        print(f"    render_all in one process, timed on {len(sample)} cards: {each:.0f} ms a card (no PNG read back)")
+
         store = CardStore(project / "state" / "cards")
         cold, cold_render = preview_cards(specs, store, project / "preview" / "cards")
         assert store.rendered == distinct, (store.rendered, distinct)
         print(
             f"(b) cold, render_all in parallel: {cold_render:.1f} s, {cold:.1f} s with the page's links "
             f"= {one_by_one / cold_render:.2f}x the serial speed (target >= 1.6x); "
-            f"{one_by_one / cold:.2f}x with the links"
+            f"{one_by_one / cold:.2f}x with the links; {in_process / cold_render:.2f}x render_all in one process"
         )
 
         again = CardStore(store.folder)
@@ -179,7 +190,7 @@ def main(posts: int) -> None:
 def threshold() -> None:
     """Fresh processes, as each `preview` is one: the workers' start-up is paid in full every time."""
     print("small batches, a fresh process each (s): cards, in process, in worker processes")
-    for count in (2, 4, 6, 8, 12, 16):
+    for count in (2, 4, 8, 10, 12, 16):
         figures = []
         for workers in (1, batch.default_workers()):
             command = [sys.executable, __file__, "--one-batch", str(count), "--workers", str(workers)]

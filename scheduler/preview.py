@@ -41,7 +41,6 @@ class Preview:
     rendered: int
     pages: int = 1
     broken: int = 0
-    card_keys: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -117,7 +116,7 @@ def build(
     _write(written[0], page.document("Campaign preview", index_body))
     going = sum(1 for p in enabled if p.goes_out)
     keys = {card.key for card in cards.values()}
-    return Preview(written[0], len(found), going, len(keys), store.rendered, len(written), len(broken), keys)
+    return Preview(written[0], len(found), going, len(keys), store.rendered, len(written), len(broken))
 
 
 def _write(path: Path, page: str) -> None:

@@ -117,7 +117,7 @@ class Publisher:
             caps = [image_cap(account, account.platform), platform.image_limit() if platform else None]
             cap = min((c for c in caps if c is not None), default=None)
             if cap is None:
-                data, mime = self.cards.png(spec).read_bytes(), "image/png"
+                data, mime = self.cards.png_bytes(spec), "image/png"
             else:
                 data, mime = self.cards.upload(spec, cap)
             width, height = spec.pixels

@@ -216,3 +216,22 @@ def test_what_x_will_charge_is_in_the_header_and_in_validate(project: Path, run_
         "X: total about $0.11 for 2 posts ($0.01 a post, $0.10 with a link; prices as of 2026-11-01, "
         "from x_prices in posts.yaml)"
     )
+
+
+def test_each_card_is_stored_once_and_unused_cards_are_pruned(project: Path, run_cli: Callable[..., Result]) -> None:
+    card = '  - {id: carded, text: {en: "Hi", es: "Hola"}, card: {slogan: {en: "Old words", es: "Viejas"}},'
+    write(project, card + " at: 2026-12-01 09:00}\n")
+    assert run_cli("preview", "--now", NOW).exit_code == 0
+    cache = project / "state" / "cards"
+    before = {p.name for p in cache.glob("*.png")}
+    linked = [p for p in (project / "preview" / "cards").glob("*.png")]
+    assert linked
+    for page_copy in linked:  # the page's card is the cached file itself, not a second copy
+        assert page_copy.stat().st_ino == (cache / page_copy.name).stat().st_ino
+        assert page_copy.stat().st_mode & 0o777 == 0o644
+    write(project, card.replace("Old words", "New words") + " at: 2026-12-01 09:00}\n")
+    result = run_cli("preview", "--now", NOW)
+    assert result.exit_code == 0
+    assert "Pruned" in result.output
+    after = {p.name for p in cache.glob("*.png")}
+    assert len(before & after) < len(before)  # the old cards of the edited post are gone

@@ -31,9 +31,10 @@ if TYPE_CHECKING:
 # Cards are shared with the team through hard links in the preview folder, which carry the file's own mode;
 # the cache stays private because state/ is 0700.
 CARD_FILE_MODE = 0o644
-# Fewer missing cards than this are drawn in this process: a card takes about 60 ms, and starting the
-# workers costs more than it saves below this (measured by bench/preview.py --threshold on 2 cores).
-PROCESS_THRESHOLD = 8
+# Fewer missing cards than this are drawn in this process: a card takes 60 to 90 ms, and starting the
+# workers costs more than they save below about 10 (bench/preview.py --threshold, 2 cores: 8 cards 0.6 s
+# in process, 0.85 s in workers; 12 cards 0.9 s and 0.8 s).
+PROCESS_THRESHOLD = 10
 
 
 @dataclass(frozen=True)

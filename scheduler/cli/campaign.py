@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from scheduler import content, files
-from scheduler.cards import CardStore, require_shaping
+from scheduler.cards import CardStore, require_shaping, specs_for
 from scheduler.cli.common import (
     EXIT_PROBLEMS,
     _campaign_or_exit,
@@ -150,7 +150,9 @@ def preview(
         f"{_plural(len(report.warnings), 'warning')}"
     )
     if prune or report.campaign is not None:  # never forget cards of posts that are only broken for now
-        removed, freed = store.prune(result.card_keys)
+        # Every post's cards stay, beyond the page's span too: the daemon will need them.
+        keep = {spec.key() for post in campaign.posts for spec in specs_for(campaign, post, root).values()}
+        removed, freed = store.prune(keep)
         if removed:
             click.echo(f"Pruned {_plural(removed, 'unused card file')} from the cache ({freed / 1e6:.1f} MB)")
     if report.errors:
