@@ -194,6 +194,8 @@ def test_the_page_on_a_phone_and_a_desktop(
     assert red == "rgb(192, 57, 43)"
     parts = driver.execute_script("return document.querySelectorAll('.thread li').length")  # type: ignore[attr-defined]
     assert parts >= 2
+    body = driver.find_element("tag name", "body").text  # type: ignore[attr-defined]
+    assert "Not posted (account disabled): x-es (es), mastodon (en), mastodon (es)" in body
 
 
 def test_what_x_will_charge_is_in_the_header_and_in_validate(project: Path, run_cli: Callable[..., Result]) -> None:

@@ -152,6 +152,7 @@ def test_page_in_a_real_browser(browser: object, written: Path, width: int) -> N
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
     body = driver.find_element("tag name", "body").text  # type: ignore[attr-defined]
     assert "<script>alert('x')</script>" in body
+    assert "Mon 29 Mar 2027 12:00 EDT" in body  # the campaign's last `until` is reached
     headings = driver.execute_script("return document.querySelectorAll('h1, h2, h3').length")  # type: ignore[attr-defined]
     assert headings > 10
 
