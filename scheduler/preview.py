@@ -27,7 +27,6 @@ from scheduler.files import write_atomic
 from scheduler.models import Campaign, Delivery, Post
 
 OCCURRENCES_PER_PAGE = 300  # more than this: one page per month
-THUMBNAIL_WIDTH = 160
 PAGE_MODE = 0o644  # the team reads the page; state/ stays private
 _POST_PATH = re.compile(r"^posts\[(\d+)\]")
 
@@ -47,7 +46,6 @@ class Preview:
 class _Card:
     key: str
     file: str
-    thumbnail: str
     alt: dict[str, str] = field(default_factory=dict)
 
 
@@ -141,13 +139,9 @@ def _render_cards(
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
     distinct = {spec.key(): spec for spec in wanted.values()}
-    store.render_all(list(distinct.values()), on_progress=on_card, thumbnail_width=THUMBNAIL_WIDTH)
-    names: dict[str, tuple[str, str]] = {}
-    for key, spec in distinct.items():
-        full = store.link_into(spec, folder)
-        small = store.link_into(spec, folder, width=THUMBNAIL_WIDTH)
-        names[key] = (full.name, small.name)
-    linked = {name for pair in names.values() for name in pair}
+    store.render_all(list(distinct.values()), on_progress=on_card)
+    names = {key: store.link_into(spec, folder).name for key, spec in distinct.items()}
+    linked = set(names.values())
     for stale in folder.iterdir():  # cards of an earlier version of the campaign
         if stale.name not in linked:
             stale.unlink()
@@ -155,8 +149,7 @@ def _render_cards(
     return {
         (post_id, language): _Card(
             spec.key(),
-            f"cards/{names[spec.key()][0]}",
-            f"cards/{names[spec.key()][1]}",
+            f"cards/{names[spec.key()]}",
             {language: alt_text(campaign, by_post[post_id], language)},
         )
         for (post_id, language), spec in wanted.items()
