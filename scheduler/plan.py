@@ -171,10 +171,7 @@ def span(campaign: Campaign, snapshot: Snapshot, now: datetime) -> tuple[datetim
     end = max(lasts) + timedelta(seconds=1)
     if endless:
         end = max(end, now + MIN_SPAN)
-    start = min(firsts)
-    if any(p.every is not None and p.starts is None for p in campaign.posts):
-        start = min(start, now)  # a recurrence without a start is shown from now on (what went out: status)
-    return start, end, endless
+    return min(firsts), end, endless
 
 
 def upcoming(campaign: Campaign, snapshot: Snapshot, now: datetime, count: int) -> list[Planned]:
