@@ -139,7 +139,7 @@ def _render_cards(
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)
     distinct = {spec.key(): spec for spec in wanted.values()}
-    store.render_all(list(distinct.values()), on_progress=on_card)
+    store.render_all(list(distinct.values()), on_progress=on_card, thumbnail_width=None)  # the page shows cards whole
     names = {key: store.link_into(spec, folder).name for key, spec in distinct.items()}
     linked = set(names.values())
     for stale in folder.iterdir():  # cards of an earlier version of the campaign

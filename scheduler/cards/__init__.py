@@ -199,9 +199,10 @@ class CardStore:
         *,
         workers: int | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        thumbnail_width: int = THUMBNAIL_WIDTH,
+        thumbnail_width: int | None = THUMBNAIL_WIDTH,
     ) -> dict[str, Path]:
-        """Every distinct card's PNG by key, with its thumbnail, rendering those not yet cached.
+        """Every distinct card's PNG by key, with its thumbnail (none for `thumbnail_width=None`),
+        rendering those not yet cached.
 
         Missing cards are drawn in `workers` processes (default: every core this process may use), or
         here when there are only a few. `on_progress(done, total)` counts distinct cards: first those
@@ -210,18 +211,19 @@ class CardStore:
         distinct = {spec.key(): spec for spec in specs}
         total = len(distinct)
         jobs: list[Job] = []
-        thumbnails_only: list[CardSpec] = []
+        thumbnails_only: list[tuple[CardSpec, int]] = []
         for key, spec in distinct.items():
-            png, thumbnail = self.png_path(key), self.thumbnail_path(key, thumbnail_width)
+            png = self.png_path(key)
+            wanted = () if thumbnail_width is None else ((thumbnail_width, self.thumbnail_path(key, thumbnail_width)),)
             if not png.exists():
-                jobs.append(Job(spec, png, ((thumbnail_width, thumbnail),)))
-            elif not thumbnail.exists():
-                thumbnails_only.append(spec)
+                jobs.append(Job(spec, png, wanted))
+            elif wanted and not wanted[0][1].exists():
+                thumbnails_only.append((spec, wanted[0][0]))
         done = total - len(jobs) - len(thumbnails_only)
         report = on_progress or (lambda done, total: None)
         report(done, total)
-        for spec in thumbnails_only:  # scaled from the cached PNG: no need to draw the card again
-            self.thumbnail(spec, thumbnail_width)
+        for spec, width in thumbnails_only:  # scaled from the cached PNG: no need to draw the card again
+            self.thumbnail(spec, width)
             done += 1
             report(done, total)
 
