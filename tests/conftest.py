@@ -43,6 +43,19 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (the current directory) with the bundled assets, nothing inherited from the shell."""
+    shutil.copytree(ROOT / "assets", tmp_path / "assets")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "alice_token")
+    monkeypatch.setenv("SCHEDULER_REQUEST_TIMEOUT", "5")
+    for name in ("SCHEDULER_CONFIG", "SCHEDULER_LEDGER", "SCHEDULER_WEBHOOK_URL", "SCHEDULER_HEARTBEAT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def mastodon_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockServer]:
     """mastodon-mock, a real Mastodon API server, in this process; its media in a temp folder."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,17 +47,6 @@ def write(folder: Path, posts: list[dict[str, str]], mastodon_url: str | None = 
         if "max_late" in post:
             lines.append(f"    max_late: {post['max_late']}")
     (folder / "posts.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(ROOT / "assets", tmp_path / "assets")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "alice_token")
-    monkeypatch.setenv("SCHEDULER_REQUEST_TIMEOUT", "5")
-    monkeypatch.delenv("SCHEDULER_CONFIG", raising=False)
-    monkeypatch.delenv("SCHEDULER_LEDGER", raising=False)
-    return tmp_path
 
 
 def outbox_posts(folder: Path) -> dict[str, list[str]]:

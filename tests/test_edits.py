@@ -25,6 +25,7 @@ import pytest
 from mastodon_mock.testing import MockServer
 
 from tests.conftest import ROOT, Listener, Result, mastodon_fault
+from tests.test_daemon import wait_for
 
 Cli = Callable[..., Result]
 NY = ZoneInfo("America/New_York")
@@ -562,15 +563,6 @@ def test_a_post_removed_while_its_delivery_waits_for_a_retry_shows_as_removed(
 
 
 # 8. A running daemon through a rename ---------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], limit: float = 20.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("the condition was not met in time")
 
 
 def test_a_running_daemon_holds_a_post_renamed_while_it_runs(folder: Path) -> None:
