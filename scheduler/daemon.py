@@ -2,11 +2,12 @@
 
 APScheduler keeps only the next wake-up, in memory: the ledger is the memory of what was done,
 so a restart loses nothing. posts.yaml is watched (and SIGHUP reloads it); an invalid edit is
-logged and the last good campaign keeps running. The kill switch in the ledger is read every
-second. The deliveries of the next minute are prepared ahead (clients loaded, sessions opened,
-cards rendered) so that each goes out on time. A live daemon advertises itself (presence.py),
-pings its heartbeat URL and systemd's watchdog while healthy, and exits non-zero on a damaged
-ledger so that systemd restarts it and a person hears of it.
+logged and the last good campaign keeps running. Following a branch instead (follow.py), the
+daemon fetches it at an interval (and on SIGHUP) and puts each commit that passes live. The kill
+switch in the ledger is read every second. The deliveries of the next minute are prepared ahead
+(clients loaded, sessions opened, cards rendered) so that each goes out on time. A live daemon
+advertises itself (presence.py), pings its heartbeat URL and systemd's watchdog while healthy, and
+exits non-zero on a damaged ledger so that systemd restarts it and a person hears of it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from scheduler import content, dispatch, health, plan, presence
+from scheduler import content, dispatch, follow, health, plan, presence, repo
 from scheduler.ledger import LedgerDamagedError, stamp
 from scheduler.publish import Publisher
 
@@ -47,12 +48,15 @@ class Daemon:
         clock: Callable[[], datetime],
         webhook: dispatch.Webhook,
         heartbeat: health.Heartbeat | None = None,
+        follower: follow.Follower | None = None,
     ) -> None:
         self.config = config
         self.publisher = publisher
         self.clock = clock
         self.webhook = webhook
         self.heartbeat = heartbeat
+        self.follower = follower
+        self._fetch_trouble: str | None = None
         self.exit_code = 0
         self.stopping = threading.Event()
         self.stepping = threading.Lock()
@@ -83,6 +87,9 @@ class Daemon:
         self.scheduler.start()
         self.scheduler.add_job(self._watch, "interval", seconds=WATCH_EVERY.total_seconds(), id="watch")
         self.scheduler.add_job(self._beat, "interval", seconds=presence.BEAT_EVERY.total_seconds(), id="beat")
+        if self.follower is not None:
+            every = self.follower.settings.every.total_seconds()
+            self.scheduler.add_job(self._follow, "interval", seconds=every, id="follow")
         if self.heartbeat is not None:
             self.scheduler.add_job(
                 self._ping, "interval", seconds=self.heartbeat.interval, id="heartbeat", next_run_time=datetime.now(UTC)
@@ -158,11 +165,66 @@ class Daemon:
         except Exception as exc:  # only a head start: the step itself meets any real problem
             log.debug("preparing ahead failed: %s", exc)
 
+    def _follow(self) -> None:
+        """Fetch the followed branch; put a new commit live if it passes, else report it once."""
+        assert self.follower is not None
+        follower = self.follower
+        try:
+            found = follower.poll(datetime.now(UTC))
+        except repo.GitError as exc:
+            if str(exc) != self._fetch_trouble:  # once per new trouble, not every minute
+                log.warning(
+                    "could not fetch %s (%s); still running %s", follower.settings.branch, exc, follower.live.short
+                )
+            self._fetch_trouble = str(exc)
+            return
+        except Exception as exc:  # a scratch folder, a key file: the campaign runs on regardless
+            log.error(
+                "could not check the branch %s (%s); still running %s",
+                follower.settings.branch,
+                exc,
+                follower.live.short,
+                exc_info=True,
+            )
+            return
+        if self._fetch_trouble is not None:
+            log.info("fetching %s works again", follower.settings.branch)
+            self._fetch_trouble = None
+        if isinstance(found, follow.Rejection):
+            self.webhook.alert("a commit was not put live", follow.announce(found, follower.live))
+            self._beat()
+        elif found is not None:
+            self._go_live(found)
+
+    def _go_live(self, commit: repo.Commit) -> None:
+        assert self.follower is not None
+        with self.stepping:  # no step renders a card while the checkout changes under it
+            self.follower.switch(commit)
+            report = content.check(self.config, now=self.clock())
+            if report.campaign is not None:
+                self.publisher.reload(report.campaign)
+        self._seen = self._stamp()
+        self._beat()
+        if report.campaign is None:  # it passed in a scratch copy: only a change on this disk explains this
+            for problem in report.errors:
+                log.error("%s", problem.render(str(self.config)))
+            log.error("commit %s does not load here; still running the last valid version", commit.short)
+            return
+        log.warning("now running commit %s (%d posts)", commit.describe(), len(report.campaign.posts))
+        self._wake_at(self.clock())
+
     def _watch(self) -> None:
         stamp_now = self._stamp()
         if stamp_now != self._seen:
             self._seen = stamp_now
-            self.reload("posts.yaml changed")
+            if self.follower is None:
+                self.reload("posts.yaml changed")
+            else:
+                log.warning(
+                    "posts.yaml was edited on this server, but this daemon runs what is pushed to %s: "
+                    "commit the change there (the edit here is replaced by the next commit)",
+                    self.follower.settings.branch,
+                )
         setting = self._pause_setting()
         if setting != self._pause_seen:
             self._pause_seen = setting
@@ -185,7 +247,11 @@ class Daemon:
     def _beat(self) -> None:
         """Tell commands (state/daemon.json) and other daemons (the ledger) that this one is alive."""
         now = datetime.now(UTC)
-        advert = dataclasses.replace(self._advert, beat=now.isoformat(timespec="seconds"))
+        advert = dataclasses.replace(
+            self._advert,
+            beat=now.isoformat(timespec="seconds"),
+            git=dataclasses.asdict(self.follower.standing()) if self.follower else None,
+        )
         try:
             presence.advertise(self._state, advert)
             self.publisher.ledger.set_setting(f"{presence.SETTING_PREFIX}{advert.host}:{advert.pid}", advert.to_json())
@@ -222,4 +288,8 @@ class Daemon:
         self.stopping.set()
 
     def _on_reload(self, _signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=self.reload, args=("SIGHUP",), daemon=True).start()
+        """Reload posts.yaml; when following a branch, fetch it now."""
+        if self.follower is None:
+            threading.Thread(target=self.reload, args=("SIGHUP",), daemon=True).start()
+        else:
+            self.scheduler.modify_job("follow", next_run_time=datetime.now(UTC))

@@ -15,6 +15,7 @@ import socket
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from scheduler.errors import SchedulerError
 from scheduler.files import write_atomic
@@ -33,6 +34,7 @@ class Advert:
     config: str
     started: str  # ISO, UTC
     beat: str  # ISO, UTC: the daemon's last sign of life
+    git: dict[str, Any] | None = None  # the branch it follows: live commit, last fetch, a rejected commit
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host}, running {self.config} since {self.started[:16].replace('T', ' ')} UTC"

@@ -31,6 +31,7 @@ import pytest
 
 from tests.conftest import LOG_LINE, ROOT
 from tests.test_daemon import local, outbox_posts, write
+from tests.test_follow import campaign, forge_at, git
 
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "slogan-scheduler.service"
@@ -425,4 +426,38 @@ def test_the_daemon_speaks_systemds_notify_protocol(tmp_path: Path) -> None:
     assert seen("READY=1") == [ready_at], "READY=1 more than once"
     # NotifyAccess=main: systemd drops what any other process sends.
     assert {sender for _, sender, _ in received} == {daemon.pid}
+    assert "Traceback" not in log.read_text(encoding="utf-8")
+
+
+def test_the_unit_follows_the_teams_repository(tmp_path: Path) -> None:
+    """install.sh --git: git.env after scheduler.env; the checkout in the state directory; a push goes
+    live on `systemctl reload` (SIGHUP: fetch now) and the wrapper's `status` names the live commit."""
+    require_root()
+    server = install(tmp_path)
+    (server.etc / "git.env").write_text(server.moved((DEPLOY / "git.env").read_text(encoding="utf-8")))
+    checkout = server.root / "var" / "lib" / "slogan-scheduler" / "campaign"
+    with forge_at(tmp_path, "file") as forge:
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=12)
+        first = forge.push(campaign(("later", TEXT, due + timedelta(days=1))), "Start")
+        git(tmp_path, "clone", "--quiet", "--branch", "main", forge.url, str(checkout))
+        log = tmp_path / "daemon.log"
+        with unit_running(server, log) as daemon:
+            wait_for(lambda: "Running (pid" in log.read_text(encoding="utf-8"), 30, "the daemon started")
+            assert f"live commit {first[:12]} by Rosa Team" in log.read_text(encoding="utf-8")
+            second = forge.push(campaign(("later", TEXT, due + timedelta(days=1)), ("soon", TEXT, due)), "Soon")
+            daemon.send_signal(signal.SIGHUP)  # systemctl reload: fetch now, not in a minute
+            wait_for(lambda: git(checkout, "rev-parse", "HEAD") == second, 10, "the pushed commit went live")
+            status = wrapper(server, "status")
+            assert status.returncode == 0, status.stdout + status.stderr
+            assert f"  following main: live commit {second[:12]} by Rosa Team <rosa@example.org> (Soon), fetched " in (
+                status.stdout
+            )
+            assert f", running {checkout / 'posts.yaml'} since " in status.stdout
+            wait_for(lambda: "soon" in outbox_posts(checkout), 30, "the pushed post went out")
+            local_edit = wrapper(server, "validate")
+            assert local_edit.returncode == 0, local_edit.stdout + local_edit.stderr
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=40) == 0, log.read_text()
+    assert server.ledger.is_file()  # the unit's ledger, not one in the checkout
+    assert not (checkout / "state" / "ledger.sqlite3").exists()
     assert "Traceback" not in log.read_text(encoding="utf-8")

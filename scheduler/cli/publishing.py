@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,6 +29,9 @@ from scheduler.cli.common import (
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
 from scheduler.models import Campaign, Delivery
+
+if TYPE_CHECKING:
+    from scheduler.follow import Follower, Settings
 
 
 @cli.command()
@@ -176,6 +179,8 @@ def status(
         return
     for daemon in daemons:
         click.echo(f"Daemon: {daemon.describe()}, ledger {daemon.ledger}")
+        if daemon.git is not None:
+            _show_branch(daemon.git)
     if not daemons:
         click.echo(f"Daemon: none is running on this ledger ({presence.public_url(ledger.url)})")
     if is_paused:
@@ -208,6 +213,27 @@ def status(
             click.echo(f"      {record.error}")
 
 
+def _show_branch(standing: dict[str, Any]) -> None:
+    """The branch a daemon follows: the live commit, the last fetch, a newer commit it would not run."""
+    fetched = standing.get("fetched")
+    when = f"fetched {fetched[:19].replace('T', ' ')} UTC" if fetched else "not fetched yet"
+    click.echo(
+        f"  following {standing['branch']}: live commit {standing['commit'][:12]} by {standing['author']} "
+        f"({standing['subject']}), {when}"
+    )
+    if standing.get("fetch_error"):
+        click.echo(f"  FETCH FAILING: {standing['fetch_error']}")
+    rejected = standing.get("rejected")
+    if rejected:
+        problems = rejected.get("problems") or ["rejected"]
+        click.echo(
+            f"  REJECTED newer commit {rejected['commit'][:12]} by {rejected['author']} ({rejected['subject']}), "
+            f"seen {rejected['seen'][:19].replace('T', ' ')} UTC: {len(problems)} problem(s); fix them and push again:"
+        )
+        for problem in problems:
+            click.echo(f"    {problem}")
+
+
 def _delivery_json(delivery: Delivery, campaign: Campaign) -> dict[str, Any]:
     return {
         "post": delivery.post_id,
@@ -232,12 +258,61 @@ def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _parse_interval(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    from scheduler.models import parse_duration
+
+    try:
+        interval = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if interval < timedelta(seconds=1):
+        raise click.BadParameter(f"'{value}' is too short: give at least 1s")
+    return interval
+
+
 @cli.command()
 @common_options
 @ledger_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (for cron and rehearsals).")
 @now_option("Run as if it were this time (a rehearsal); the clock runs on from there.")
-def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now: datetime | None) -> None:
+@click.option(
+    "--git",
+    "follow_git",
+    is_flag=True,
+    envvar="SCHEDULER_GIT",
+    show_envvar=True,
+    help="posts.yaml is in a git checkout this daemon owns: follow its branch, putting live each commit that passes.",
+)
+@click.option("--branch", default="main", show_default=True, envvar="SCHEDULER_GIT_BRANCH", show_envvar=True)
+@click.option("--remote", default="origin", show_default=True, envvar="SCHEDULER_GIT_REMOTE", show_envvar=True)
+@click.option(
+    "--every",
+    default="60s",
+    show_default=True,
+    callback=_parse_interval,
+    envvar="SCHEDULER_GIT_EVERY",
+    show_envvar=True,
+    help="How often to fetch the branch.",
+)
+@click.option(
+    "--signers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SCHEDULER_GIT_SIGNERS",
+    show_envvar=True,
+    help="Run only commits signed by a key listed here (SSH allowed-signers lines, armored GPG public keys).",
+)
+def daemon(
+    config: Path,
+    verbose: bool,
+    ledger_url: str | None,
+    once: bool,
+    now: datetime | None,
+    follow_git: bool,
+    branch: str,
+    remote: str,
+    every: timedelta,
+    signers: Path | None,
+) -> None:
     """Run the campaign: deliver each post when it is due, to every enabled account, exactly once.
 
     On start it prints which accounts are live and which are not (and why), and the next
@@ -245,6 +320,10 @@ def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now:
     changes (or on SIGHUP), keeps running on the last valid version if an edit is broken, notices
     `pause` and `resume` within a second, and stops cleanly on SIGTERM or Ctrl-C. --once exits 1
     when a delivery failed, is unconfirmed, expired, held or waits for a retry.
+
+    With --git it follows a branch instead: it fetches it every --every (and on SIGHUP), checks
+    each new commit in full (and its signature, with --signers) before putting it live, and keeps
+    running the last good commit when one does not pass, logging its hash, author and problems.
     """
     import logging
     import time
@@ -263,6 +342,11 @@ def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now:
 
     settings = {**read_dotenv(config.resolve().parent), **os.environ}
     webhook = dispatch.Webhook(settings.get("SCHEDULER_WEBHOOK_URL"))
+    follower = None
+    if follow_git:
+        from scheduler.follow import Settings
+
+        follower = _catch_up(config, Settings(branch, every, remote, signers), webhook, clock())
     try:
         session = _open(config, ledger_url, clock())
     except LedgerDamagedError as exc:
@@ -294,9 +378,35 @@ def daemon(config: Path, verbose: bool, ledger_url: str | None, once: bool, now:
         raise SchedulerError(f"SCHEDULER_HEARTBEAT_URL: {exc}") from None
     click.echo(f"Running (pid {os.getpid()}); stop with Ctrl-C or SIGTERM, reload with SIGHUP.")
     started = time.monotonic()
-    code = Daemon(config, session.publisher, clock, webhook, heartbeat).run()
+    code = Daemon(config, session.publisher, clock, webhook, heartbeat, follower).run()
     click.echo(f"Stopped after {time.monotonic() - started:.0f} s.")
     sys.exit(code)
+
+
+def _catch_up(config: Path, settings: Settings, webhook: Any, now: datetime) -> Follower:
+    """Before anything runs: fetch the branch and put its tip live if it passes (a daemon restarted
+    to fix a broken start picks up the fix). Unreachable, it runs the commit checked out."""
+    from scheduler import files, follow, repo
+
+    follower = follow.Follower(config, settings, files.state_dir(config.resolve().parent))
+    try:
+        found = follower.poll(now)
+    except repo.GitError as exc:
+        click.echo(f"Could not fetch {settings.branch} ({exc}); running the commit checked out.", err=True)
+        found = None
+    if isinstance(found, follow.Rejection):
+        webhook.alert("a commit was not put live", follow.announce(found, follower.live))
+    elif found is not None:
+        follower.switch(found)
+    if found is None or isinstance(found, follow.Rejection):
+        refusal = follower.signature_problem(follower.live)  # cloned by hand: never vetted
+        if refusal:
+            raise SchedulerError(f"the checked-out commit {follower.live.describe()} will not run: {refusal}")
+    click.echo(
+        f"Following {settings.remote}/{settings.branch} every {settings.every.total_seconds():.0f} s; "
+        f"live commit {follower.live.describe()}"
+    )
+    return follower
 
 
 def _banner(session: _Session, now: datetime) -> None:
