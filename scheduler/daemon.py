@@ -219,7 +219,7 @@ class Daemon:
             self._seen = stamp_now
             if self.follower is None:
                 self.reload("posts.yaml changed")
-            else:
+            elif self.follower.edited_here():
                 log.warning(
                     "posts.yaml was edited on this server, but this daemon runs what is pushed to %s: "
                     "commit the change there (the edit here is replaced by the next commit)",

@@ -134,6 +134,13 @@ class Follower:
         if self.rejection is not None and self.rejection.commit != commit.sha:
             self.rejection = None  # a later good commit supersedes the rejected one
 
+    def edited_here(self) -> bool:
+        """posts.yaml differs from the live commit in the checkout (someone edited it on the server)."""
+        try:
+            return bool(repo.git(self.checkout, "status", "--porcelain", "--", str(self.relative)).strip())
+        except repo.GitError:
+            return False
+
     def standing(self) -> Standing:
         return Standing(
             self.settings.branch,

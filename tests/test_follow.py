@@ -237,10 +237,14 @@ def test_a_force_push_to_an_older_commit_reposts_nothing(file_forge: Forge, serv
     file_forge.reset_to(first)
     wait_for(lambda: daemon.live() == first, limit=15)
     wait_for(lambda: "now running commit " + first[:12] in daemon.said(), limit=5)
-    time.sleep(8)  # past every time the three commits gave
+    # An edit made on the server itself is not what the team pushed: it is not run.
+    daemon.config.write_text(campaign(("local", "Edited on the server", now() + timedelta(seconds=2))))
+    wait_for(lambda: "posts.yaml was edited on this server, but this daemon runs what is pushed" in daemon.said())
+    time.sleep(8)  # past every time the commits and the edit gave
     assert [r.state for r in daemon.records() if r.state == "published"] == ["published"]
     posts = list((daemon.checkout / "outbox" / "posts").glob("*/post.json"))
     assert len(posts) == 1
+    assert daemon.said().count("posts.yaml was edited on this server") == 1
 
 
 def ssh_key(folder: Path, name: str) -> tuple[Path, str]:
