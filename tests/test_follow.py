@@ -38,8 +38,9 @@ def git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout.decode().strip()
 
 
-def campaign(*posts: tuple[str, str, datetime], broken: bool = False) -> str:
+def campaign(*posts: tuple[str, str, datetime], broken: bool = False, paused: bool = False) -> str:
     lines = [
+        f"paused: {str(paused).lower()}",
         "timezone: America/New_York",
         "languages: [en]",
         "accounts:",
@@ -245,6 +246,21 @@ def test_a_force_push_to_an_older_commit_reposts_nothing(file_forge: Forge, serv
     posts = list((daemon.checkout / "outbox" / "posts").glob("*/post.json"))
     assert len(posts) == 1
     assert daemon.said().count("posts.yaml was edited on this server") == 1
+
+
+def test_the_kill_switch_by_commit(file_forge: Forge, server: Callable[[Forge], Server]) -> None:
+    due = now() + timedelta(seconds=10)
+    file_forge.push(campaign(("soon", "Held by the kill switch", due)), "Soon")
+    daemon = server(file_forge)
+    daemon.start()
+    wait_for(lambda: "Running (pid" in daemon.said())
+    paused = file_forge.push(campaign(("soon", "Held by the kill switch", due), paused=True), "Stop everything")
+    wait_for(lambda: daemon.live() == paused, limit=15)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
+    assert daemon.published("soon") == []
+    file_forge.push(campaign(("soon", "Held by the kill switch", due)), "Resume")
+    wait_for(lambda: bool(daemon.published("soon")), limit=15)  # within its max_late: it goes out, once
+    assert len(daemon.published("soon")) == 1
 
 
 def ssh_key(folder: Path, name: str) -> tuple[Path, str]:
