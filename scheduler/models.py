@@ -803,7 +803,9 @@ class Post(Model):
     link: HttpUrl | None = Field(None, description="A URL added at the end of the text.")
     hashtags: tuple[Hashtag, ...] = Field((), description="Hashtags added at the end of the text, with or without #.")
     accounts: tuple[Annotated[str, Field(json_schema_extra=_ACCOUNT_ID)], ...] | None = Field(
-        None, description="The ids of the accounts this post goes to; by default defaults.accounts, else every account."
+        None,
+        min_length=1,
+        description="The ids of the accounts this post goes to; by default defaults.accounts, else every account.",
     )
     at: Moment | None = Field(
         None,
@@ -863,7 +865,9 @@ class Defaults(Model):
         "portrait", description="Card shape: square (1080x1080), portrait (1080x1350) or landscape (1600x900)."
     )
     accounts: tuple[Annotated[str, Field(json_schema_extra=_ACCOUNT_ID)], ...] | None = Field(
-        None, description="The ids of the accounts a post goes to when it names none; by default every account."
+        None,
+        min_length=1,
+        description="The ids of the accounts a post goes to when it names none; by default every account.",
     )
     attribution: Localized = Field({}, description="Printed under every excerpt card, in each language.")
 

@@ -70,6 +70,8 @@ class Commit:
 
 def commit(repo: Path, revision: str) -> Commit:
     """The commit a revision names (a branch, tag, hash, `HEAD~1`...)."""
+    if revision.startswith("-"):  # git would read it as one of its options
+        raise GitError(f"'{revision}' is not a revision")
     shown = git(repo, "show", "-s", "--format=%H%x00%an <%ae>%x00%cI%x00%s", f"{revision}^{{commit}}", "--")
     sha, author, date, subject = shown.rstrip("\n").split("\x00", 3)
     return Commit(sha, author, date, subject)

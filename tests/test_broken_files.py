@@ -293,6 +293,10 @@ EXPECTED: dict[str, list[str]] = {
         "posts.yaml:10:16: posts[0].card.excerpt: missing excerpt.es: the post is published in es",
         "posts.yaml: 1 error, 0 warnings",
     ],
+    "67-no-accounts.yaml": [  # an empty list would otherwise mean every account
+        "posts.yaml:8:15: posts[0].accounts: must not be empty",
+        "posts.yaml: 1 error, 0 warnings",
+    ],
 }
 
 
