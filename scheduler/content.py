@@ -27,7 +27,6 @@ from pydantic_core import ErrorDetails
 
 from scheduler import models, text, twins
 from scheduler.cards import FontFiles, alt_text
-from scheduler.cards.images import load_logo
 from scheduler.cards.palette import MIN_CONTRAST, contrast_ratio
 from scheduler.errors import ContentError, Problem, SchedulerError, Severity
 from scheduler.models import Campaign, Post
@@ -441,8 +440,10 @@ class _Logic:
         if brand.logo is not None and "logo" not in dropped:
             logo = self._asset(("brand", "logo"), brand.logo)
             if logo is not None:
+                from scheduler.cards import images  # Pillow, only for a campaign with a logo
+
                 try:
-                    load_logo(logo)
+                    images.load_logo(logo)
                 except SchedulerError as exc:
                     self.checker.error(("brand", "logo"), str(exc).replace(f"{logo}: ", "", 1))
         if not dropped & {"background", "text_color", "accent_color"}:

@@ -135,7 +135,9 @@ def test_quote_marks_follow_the_language() -> None:
 
 def test_shaping_engine_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
     fonts.require_shaping()
-    monkeypatch.setattr(fonts.features, "check", lambda _name: False)
+    from PIL import features
+
+    monkeypatch.setattr(features, "check", lambda _name: False)
     with pytest.raises(SchedulerError, match="apt-get install libfribidi0 libraqm0"):
         fonts.require_shaping()
 

@@ -21,18 +21,24 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scheduler.cards import draw, images
-from scheduler.cards.batch import CARD_FILE_MODE, Job, default_workers, render_many, thumbnail_png, write_card
 from scheduler.cards.fonts import FontFiles, require_shaping
 from scheduler.files import digest
 from scheduler.models import CARD_PIXELS, Campaign, CardSize, Post, Template
+
+if TYPE_CHECKING:  # drawing needs Pillow; finding a cached card does not
+    from scheduler.cards import draw
+    from scheduler.cards.batch import Job
 
 __all__ = ["THUMBNAIL_WIDTH", "CardSpec", "CardStore", "FontFiles", "alt_text", "require_shaping", "specs_for"]
 
 log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "1"
+# Cards are shared with the team through hard links in the preview folder, which carry the file's own mode;
+# the cache stays private because state/ is 0700.
+CARD_FILE_MODE = 0o644
 THUMBNAIL_WIDTH = 160  # the preview's calendar
 QUOTE_MARKS: dict[str, tuple[str, str]] = {
     "en": ("\u201c", "\u201d"),
@@ -79,10 +85,14 @@ class CardSpec:
         return CARD_PIXELS[self.size]
 
     def style(self) -> draw.Style:
+        from scheduler.cards import draw, images
+
         logo = images.load_logo(self.logo) if self.logo else None
         return draw.Style(self.background, self.text_color, self.accent_color, self.fonts, logo)
 
     def render(self) -> draw.Drawn:
+        from scheduler.cards import draw
+
         style = self.style()
         width, height = self.pixels
         if self.template == "slogan":
@@ -172,6 +182,10 @@ class CardStore:
     def png(self, spec: CardSpec) -> Path:
         path = self.png_path(spec.key())
         if not path.exists():
+            from scheduler.cards import images
+            from scheduler.cards.batch import write_card
+
+            require_shaping()
             write_card(path, images.png(spec.render().image))
             self.rendered += 1
             log.debug("rendered card %s", path.name)
@@ -188,6 +202,8 @@ class CardStore:
         path = self.thumbnail_path(spec.key(), width)
         if not path.exists():
             from PIL import Image
+
+            from scheduler.cards.batch import thumbnail_png, write_card
 
             with Image.open(io.BytesIO(self.png_bytes(spec))) as image:
                 write_card(path, thumbnail_png(image, width))
@@ -208,6 +224,8 @@ class CardStore:
         here when there are only a few. `on_progress(done, total)` counts distinct cards: first those
         already cached, then each as it is written.
         """
+        from scheduler.cards.batch import Job, default_workers, render_many
+
         distinct = {spec.key(): spec for spec in specs}
         total = len(distinct)
         jobs: list[Job] = []
@@ -307,6 +325,9 @@ class CardStore:
         with contextlib.suppress(FileNotFoundError):
             return fallback.read_bytes(), "image/jpeg"
         from PIL import Image
+
+        from scheduler.cards import images
+        from scheduler.cards.batch import write_card
 
         with Image.open(io.BytesIO(data)) as image:
             jpeg = images.jpeg_under(image, max_bytes)

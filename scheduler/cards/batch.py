@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from scheduler.cards import images
+from scheduler.cards import CARD_FILE_MODE, images
 from scheduler.cards.fonts import FontFiles
 from scheduler.errors import SchedulerError
 from scheduler.files import write_atomic
@@ -28,9 +28,6 @@ from scheduler.files import write_atomic
 if TYPE_CHECKING:
     from scheduler.cards import CardSpec
 
-# Cards are shared with the team through hard links in the preview folder, which carry the file's own mode;
-# the cache stays private because state/ is 0700.
-CARD_FILE_MODE = 0o644
 # Fewer missing cards than this are drawn in this process: a card takes 60 to 90 ms, and starting the
 # workers costs more than they save below about 10 (bench/preview.py --threshold, 2 cores: 8 cards 0.6 s
 # in process, 0.85 s in workers; 12 cards 0.9 s and 0.8 s).

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from scheduler import content, files
-from scheduler.cards import CardStore
 from scheduler.errors import SchedulerError
 from scheduler.models import Campaign
 
@@ -192,6 +191,7 @@ def _open(config: Path, ledger_url: str | None, now: datetime, *, beside_daemon:
     """The campaign and its ledger. `beside_daemon`: refuse when a live daemon of this posts.yaml
     uses another ledger (checked before the ledger is opened, so no stray ledger is created)."""
     from scheduler import presence
+    from scheduler.cards import CardStore
     from scheduler.credentials import Credentials, install_redaction
     from scheduler.ledger import Ledger
     from scheduler.publish import Publisher

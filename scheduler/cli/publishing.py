@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scheduler import text
-from scheduler.cards import require_shaping
 from scheduler.cli.common import (
     EXIT_PROBLEMS,
     _open,
@@ -88,7 +87,6 @@ def post(
     )
     if not plans:
         raise SchedulerError(f"post {post_id} has nothing to deliver to the accounts and languages given")
-    require_shaping()
     problems = 0
     for plan in plans:
         if isinstance(plan, Refusal):
@@ -353,6 +351,8 @@ def daemon(
         webhook.alert("the daemon cannot start", str(exc))
         raise
     session.publisher.clock = clock
+    from scheduler.cards import require_shaping
+
     require_shaping()
     _banner(session, clock())
     if once:

@@ -10,8 +10,6 @@ import click
 
 from scheduler.cli.common import EXIT_PROBLEMS, common_options, existing_ledger, ledger_option, now_option
 from scheduler.cli.group import cli
-from scheduler.diff import NotAVersionError, compare_versions
-from scheduler.diff_render import FORMATS, render
 
 EXIT_USAGE = 2
 
@@ -24,7 +22,7 @@ EXIT_USAGE = 2
 @click.option(
     "--format",
     "form",
-    type=click.Choice(FORMATS),
+    type=click.Choice(("text", "markdown", "json")),
     default="text",
     show_default=True,
     help="text for a terminal, markdown for a pull or merge request comment, json for tools.",
@@ -52,6 +50,9 @@ def diff(
     and what goes out, or no longer does, within the hour. Exits 1 when HEAD does not validate, 2
     when BASE or HEAD is neither a file nor a revision, else 0.
     """
+    from scheduler.diff import NotAVersionError, compare_versions
+    from scheduler.diff_render import render
+
     moment = now or datetime.now(UTC)
     snapshot, unreadable = existing_ledger(config, ledger_url)
     try:
