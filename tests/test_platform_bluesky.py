@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
+import os
 import secrets
 import stat
 import subprocess
@@ -17,15 +19,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from atproto_client import Client, models
+from atproto_client.utils.facet_detection import detect_facets as sdk_detect_facets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from scheduler.models import BlueskyAccount
+from scheduler.platforms import bluesky
 from scheduler.platforms.base import (
     AmbiguousError,
     Attempt,
@@ -37,6 +43,7 @@ from scheduler.platforms.base import (
     RetryableError,
 )
 from scheduler.platforms.bluesky import BlueskyPlatform, new_tid
+from scheduler.platforms.bluesky_facets import detect_facets
 from tests.conftest import PdsAccount, Result, free_port, new_bsky_account
 from tests.peers.pds.proxy import FaultProxy
 
@@ -144,6 +151,47 @@ def test_importing_the_adapter_does_not_import_the_sdk() -> None:
     assert result.stdout.strip() == "[]"
 
 
+POST_IN_A_PROCESS = """
+import json, os, sys
+from pathlib import Path
+from scheduler.models import BlueskyAccount
+from scheduler.platforms.base import Attempt, Image, Outgoing
+from scheduler.platforms.bluesky import BlueskyPlatform
+env = os.environ
+account = BlueskyAccount(platform="bluesky", handle=env["HANDLE"], service=env["SERVICE"], languages=("en",))
+platform = BlueskyPlatform("bsky", account, {"APP_PASSWORD": env["APP_PASSWORD"]}, Path(sys.argv[1]))
+platform.check()
+platform.prepare()
+image = Image(Path(sys.argv[2]).read_bytes(), "image/png", "alt", 8, 6)
+parts = ("Sin SDK 1/2 https://example.org #Haiti", "Sin SDK 2/2")
+published = platform.publish(Attempt(Outgoing("k", "en", parts, image)))
+print(json.dumps([p.id for p in published.parts]))
+print(sorted({m.split(".")[0] for m in sys.modules} & {"atproto", "atproto_client", "atproto_core", "httpx"}))
+"""
+
+
+def test_posting_a_thread_with_an_image_never_imports_the_sdk(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
+    (tmp_path / "card.png").write_bytes(png(8, 6))
+    env = {**os.environ, "HANDLE": bsky.handle, "SERVICE": bsky.url, "APP_PASSWORD": bsky.app_password}
+    result = subprocess.run(
+        [sys.executable, "-c", POST_IN_A_PROCESS, str(tmp_path / "sessions"), str(tmp_path / "card.png")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    uris, modules = result.stdout.splitlines()
+    assert modules == "[]"
+    first = get_post(reader, json.loads(uris)[0])
+    assert first.value.text == "Sin SDK 1/2 https://example.org #Haiti"
+    assert [type(f.features[0]).__name__ for f in first.value.facets] == ["Link", "Tag"]
+    assert first.value.embed.images[0].alt == "alt"
+
+
 def test_new_tid_is_a_valid_increasing_tid() -> None:
     tids = [new_tid() for _ in range(2000)]
     assert all(len(t) == 13 and set(t) <= set("234567abcdefghijklmnopqrstuvwxyz") for t in tids)
@@ -203,6 +251,87 @@ def test_links_and_hashtags_get_facets_at_utf8_byte_offsets(bsky: PdsAccount, re
     assert tag.tag == "Haiti"
 
 
+FACET_CORPUS = [
+    "¡Haití! ✊ https://example.org/x #Haiti",
+    "¡EE.UU. fuera de Haití! https://example.org/es/declaración?lang=es&x=1. #FueraDeHaití",
+    "Ayiti pa a vann! Li plis: https://example.org/kreyòl #LibèteAyiti #Ayiti🇭🇹 ✊🏿",
+    "U.S. out of Haiti! (https://en.wikipedia.org/wiki/Haiti_(country)) and (https://example.org/a)",
+    "see example.com/path?q=1, bsky.app. or foo.test and x.invalid; sub.example.co.uk/a#frag!",
+    "the end: https://example.org/statement",
+    "the end: https://example.org/statement.",
+    "the end: https://example.org/statement!)",
+    "#123 #1a #a1 #️⃣ #✊ ＃全角 #日本語 #Haïti… #tag, #tag. #'quoted' #a#b",
+    "#" + "é" * 64 + " #" + "é" * 65 + " #" + "👩‍👩‍👧‍👦" * 65,
+    "$AAPL, ($BTC) $toolong $a1 $ABCDE! $5 cash$TAG",
+    "日本語のテキスト https://例え.jp/パス #日本 と example.コム",
+    "\u00a0#nbsp\u3000#ideographic\u200b#zerowidth\nhttps://example.org/newline\t#tab",
+    "HTTPS://EXAMPLE.ORG/UPPER Example.Org/mixed",
+    "@bsky.app mentions are not facets here, nor mailto:a@b.org",
+    "",
+]
+
+FACET_FRAGMENTS = [
+    "https://example.org/x",
+    "http://a.example/c?d=e&f=(g)",
+    "(https://example.org/p_(q))",
+    "example.com",
+    "example.com/path.",
+    "bsky.app",
+    "x.invalid",
+    "#Haiti",
+    "#Ayiti🇭🇹",
+    "#LibèteAyiti",
+    "#123",
+    "＃全角",
+    "#️⃣",
+    "$AAPL",
+    "($BTC)",
+    "¡EE.UU. fuera de Haití!",
+    "Ayiti pa a vann!",
+    "日本語",
+    "✊🏿",
+    "👩‍👩‍👧‍👦",
+    "\u200b",
+    "\u00a0",
+    "\u3000",
+    " ",
+    "\n",
+    ".",
+    ",",
+    "!",
+    ")",
+    "(",
+    "…",
+    "«",
+    "»",
+    "’",
+    "'",
+]
+
+
+def sdk_facets(text: str) -> list[dict[str, Any]]:
+    return [facet.model_dump(by_alias=True, exclude_none=True) for facet in sdk_detect_facets(text)]
+
+
+@pytest.mark.parametrize("text", FACET_CORPUS)
+def test_facets_are_the_sdks(text: str) -> None:
+    assert detect_facets(text) == sdk_facets(text)
+
+
+def test_the_facet_corpus_has_links_and_tags_of_every_kind() -> None:
+    found = [feature for text in FACET_CORPUS for facet in detect_facets(text) for feature in facet["features"]]
+    kinds = {feature["$type"] for feature in found}
+    assert kinds == {"app.bsky.richtext.facet#link", "app.bsky.richtext.facet#tag"}
+    assert {"https://example.com/path?q=1", "https://bsky.app"} <= {f.get("uri") for f in found}
+    assert {"$AAPL", "$BTC", "Haïti", "LibèteAyiti"} <= {f.get("tag") for f in found}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.sampled_from(FACET_FRAGMENTS), st.text(max_size=6)), max_size=14).map("".join))
+def test_facets_are_the_sdks_on_generated_text(text: str) -> None:
+    assert detect_facets(text) == sdk_facets(text)
+
+
 def test_a_thread_arrives_in_order_with_root_and_parent(bsky: PdsAccount, reader: Client, tmp_path: Path) -> None:
     image = Image(png(8, 6), "image/png", "primera", 8, 6)
     attempt = Attempt(outgoing("1/3 Primera parte", "2/3 Segunda parte", "3/3 Tercera parte", image=image))
@@ -247,26 +376,35 @@ def test_the_session_is_saved_and_reused_across_instances(
     assert get_post(reader, published.parts[0].id).value.text == "Misma sesión, otra instancia"
 
 
+def with_claims(token: str, **claims: Any) -> str:
+    """A JWT with some claims changed (and so an invalid signature: only a client reading it is fooled)."""
+    header, payload, signature = token.split(".")
+    decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    payload = base64.urlsafe_b64encode(json.dumps({**decoded, **claims}).encode()).decode().rstrip("=")
+    return f"{header}.{payload}.{signature}"
+
+
 def test_a_refreshed_session_is_saved_for_the_next_instance(
     bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path
 ) -> None:
     make_platform(bsky, tmp_path, service=proxy.url).check()
     session_file = tmp_path / f"{ACCOUNT_ID}.session"
-    handle, did, access, refresh, endpoint = session_file.read_text().split(":::")
-    # Make the saved access token look expired (the client reads its exp without verifying it).
-    header, payload, signature = access.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["exp"] = int(time.time()) - 60
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    session_file.write_text(":::".join([handle, did, f"{header}.{payload}.{signature}", refresh, endpoint]))
+    saved = json.loads(session_file.read_text())
+    refresh = saved["refreshJwt"]
+    # Make the saved access token look expired (the adapter reads its exp without verifying it).
+    saved["accessJwt"] = with_claims(saved["accessJwt"], exp=int(time.time()) - 60)
+    session_file.write_text(json.dumps(saved))
 
     make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Sesión renovada")))
 
     assert proxy.calls("com.atproto.server.refreshSession") == 1
-    refreshed = session_file.read_text().split(":::")
-    assert refreshed[3] != refresh  # the PDS rotated the refresh token, and the new one was kept
+    assert proxy.calls("com.atproto.server.createSession") == 1
+    refreshed = json.loads(session_file.read_text())
+    assert refreshed["refreshJwt"] != refresh  # the PDS rotated the refresh token, and the new one was kept
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
     make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Sesión renovada, otra vez")))
     assert proxy.calls("com.atproto.server.createSession") == 1  # only the very first instance logged in
+    assert proxy.calls("com.atproto.server.refreshSession") == 1
 
 
 def test_an_expired_token_during_create_is_retryable_and_forgets_the_session(
@@ -301,6 +439,170 @@ def test_an_unusable_saved_session_falls_back_to_the_app_password(
     assert get_post(reader, published.parts[0].id).value.text == "Sesión ilegible"
     assert "not-a-jwt" not in session_file.read_text()
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+
+
+def sdk_session_string(bsky: PdsAccount, service: str) -> str:
+    """A session as the adapter saved it while it used the atproto SDK (`handle:::did:::access:::refresh:::url`)."""
+    client = Client(base_url=service)
+    client.login(bsky.handle, bsky.app_password, fetch_bsky_profile=False)
+    return str(client.export_session_string())
+
+
+@pytest.mark.parametrize(
+    "saved",
+    ["sdk", "sdk-4-fields", "other-json", "binary", "empty-json", "truncated"],
+)
+def test_a_session_saved_in_an_older_format_is_replaced_by_a_login(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path, saved: str
+) -> None:
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    if saved.startswith("sdk"):
+        old = sdk_session_string(bsky, proxy.url)
+        assert old.count(":::") == 4
+        session_file.write_text(old if saved == "sdk" else old.rsplit(":::", 1)[0])
+    elif saved == "other-json":
+        session_file.write_text(json.dumps({"accessJwt": "a", "refreshJwt": "r", "did": bsky.did}))
+    elif saved == "binary":
+        session_file.write_bytes(b"\xff\xfe\x00garbage")
+    elif saved == "empty-json":
+        session_file.write_text("{}")
+    else:
+        make_platform(bsky, tmp_path, service=proxy.url).check()
+        session_file.write_text(session_file.read_text()[:-40])
+    logins = proxy.calls("com.atproto.server.createSession")
+
+    published = make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Sesión de antes")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Sesión de antes"
+    assert proxy.calls("com.atproto.server.createSession") == logins + 1
+    assert proxy.calls("com.atproto.server.getSession") == 0  # the old tokens were never sent
+    assert json.loads(session_file.read_text())["did"] == bsky.did  # saved again, in the new format
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Y otra vez")))
+    assert proxy.calls("com.atproto.server.createSession") == logins + 1
+
+
+def test_an_access_token_about_to_expire_is_refreshed_before_the_next_call(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    before = json.loads(session_file.read_text())
+    # The PDS issues 2-hour access tokens: a daemon that has held one for 1h50 refreshes it first.
+    monkeypatch.setattr(bluesky, "REFRESH_AHEAD", timedelta(hours=3))
+
+    published = platform.publish(Attempt(outgoing("Token renovado en marcha")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Token renovado en marcha"
+    assert proxy.calls("com.atproto.server.refreshSession") == 1
+    assert proxy.calls("com.atproto.server.createSession") == 1
+    after = json.loads(session_file.read_text())
+    assert after["refreshJwt"] != before["refreshJwt"]
+
+
+def test_a_refused_refresh_during_a_post_logs_in_again(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    monkeypatch.setattr(bluesky, "REFRESH_AHEAD", timedelta(hours=3))
+    proxy.arm(
+        "com.atproto.server.refreshSession",
+        "respond",
+        canned("400 Bad Request", {"error": "ExpiredToken", "message": "Token has been revoked"}),
+    )
+
+    published = platform.publish(Attempt(outgoing("Refresco rechazado")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Refresco rechazado"
+    assert proxy.calls("com.atproto.server.createSession") == 2  # the check, then the login after the refusal
+
+
+def test_a_saved_session_whose_refresh_token_is_refused_falls_back_to_the_app_password(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    make_platform(bsky, tmp_path, service=proxy.url).check()
+    session_file = tmp_path / f"{ACCOUNT_ID}.session"
+    saved = json.loads(session_file.read_text())
+    saved["accessJwt"] = with_claims(saved["accessJwt"], exp=int(time.time()) - 60)
+    saved["refreshJwt"] = with_claims(saved["refreshJwt"], jti="forged")  # its signature no longer holds
+    session_file.write_text(json.dumps(saved))
+
+    published = make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Refresco inválido")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Refresco inválido"
+    assert proxy.calls("com.atproto.server.refreshSession") == 1
+    assert proxy.calls("com.atproto.server.createSession") == 2
+    assert json.loads(session_file.read_text())["refreshJwt"] != saved["refreshJwt"]
+
+
+def test_a_saved_session_the_server_calls_expired_is_refreshed(
+    bsky: PdsAccount, reader: Client, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    make_platform(bsky, tmp_path, service=proxy.url).check()
+    proxy.arm(
+        "com.atproto.server.getSession",
+        "respond",
+        canned("400 Bad Request", {"error": "ExpiredToken", "message": "Token has expired"}),
+    )
+
+    published = make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Reloj del servidor")))
+
+    assert get_post(reader, published.parts[0].id).value.text == "Reloj del servidor"
+    assert proxy.calls("com.atproto.server.refreshSession") == 1
+    assert proxy.calls("com.atproto.server.getSession") == 2
+    assert proxy.calls("com.atproto.server.createSession") == 1
+
+
+def test_a_session_saved_for_another_server_is_never_sent_to_this_one(
+    bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    make_platform(bsky, tmp_path).check()  # straight to the PDS
+    assert json.loads((tmp_path / f"{ACCOUNT_ID}.session").read_text())["service"] == bsky.url
+
+    make_platform(bsky, tmp_path, service=proxy.url).publish(Attempt(outgoing("Otro servidor")))
+
+    assert proxy.calls("com.atproto.server.getSession") == 0
+    assert proxy.calls("com.atproto.server.createSession") == 1
+    assert json.loads((tmp_path / f"{ACCOUNT_ID}.session").read_text())["service"] == proxy.url
+
+
+def test_secrets_stay_out_of_logs_errors_and_the_memo(
+    bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # urllib3's request lines included
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    attempt = Attempt(outgoing("Sin secretos", "en ningún sitio", image=Image(png(8, 6), "image/png", "x", 8, 6)))
+    platform.publish(attempt)
+    proxy.arm("com.atproto.repo.createRecord", "reset")
+    with pytest.raises(AmbiguousError) as ambiguous:
+        platform.publish(Attempt(outgoing("Conexión cortada")))
+    with pytest.raises(AuthError) as refused:
+        make_platform(bsky, tmp_path / "other", service=proxy.url, password=bsky.app_password + "x").check()
+    saved = json.loads((tmp_path / f"{ACCOUNT_ID}.session").read_text())
+
+    seen = caplog.text + json.dumps(attempt.memo) + str(ambiguous.value) + str(refused.value)
+    assert "Bluesky creating the post" in caplog.text  # the failure was logged, and what it says is there
+    for secret in (bsky.app_password, saved["accessJwt"], saved["refreshJwt"]):
+        assert secret not in seen
+
+
+def test_a_retry_after_on_a_server_error_is_the_retry_time(bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path) -> None:
+    platform = make_platform(bsky, tmp_path, service=proxy.url)
+    platform.check()
+    proxy.arm(
+        "com.atproto.repo.createRecord",
+        "respond",
+        canned("503 Service Unavailable", {"error": "InternalServerError", "message": "busy"}, retry_after="120"),
+    )
+
+    with pytest.raises(RetryableError) as raised:
+        platform.publish(Attempt(outgoing("Vuelve luego")))
+
+    assert raised.value.retry_at is not None
+    assert 110 < (raised.value.retry_at - datetime.now(UTC)).total_seconds() <= 120
 
 
 def test_a_wrong_app_password_is_an_auth_error_naming_the_variable(bsky: PdsAccount, tmp_path: Path) -> None:
