@@ -52,9 +52,9 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import psycopg  # noqa: E402
 import requests  # noqa: E402
 from mastodon_mock.testing import MockServer  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from scheduler import content  # noqa: E402
 from scheduler.cards import CardStore  # noqa: E402
@@ -516,10 +516,8 @@ def two_daemons(peers: Peers, work: Path, daemons: Daemons) -> TwoDaemons:
     folder.mkdir()
     shutil.copytree(ROOT / "assets", folder / "assets")
     with start_postgres() as server_url:
-        engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("CREATE DATABASE two_daemons"))
-        engine.dispose()
+        with psycopg.connect(server_url.replace("+psycopg", ""), autocommit=True) as connection:
+            connection.execute("CREATE DATABASE two_daemons")
         ledger_url = server_url.rsplit("/", 1)[0] + "/two_daemons"
         run = time.time_ns()
         spacing, posts = 0.5, 50

@@ -5,48 +5,34 @@ pending -> claimed -> published | failed | unconfirmed | expired, and may go bac
 to pending for a retry. A claim is a compare-and-set on that row, so of two claimers exactly one
 wins; it carries a lease and its owner (host:pid), so a claim whose process died can be taken over.
 Every change is one transaction; nothing is ever deleted or silently reset.
+
+Each statement is written once, in SQL both databases accept, with :name parameters, and run on the
+DB-API driver itself: sqlite3, or psycopg (imported only for a PostgreSQL ledger), which is sent
+%(name)s placeholders instead. No ORM: importing one slowed every command that opens the ledger, and
+its memory stayed with the daemon.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
+import re
 import socket
-from collections.abc import Callable
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
-
-from sqlalchemy import (
-    Column,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    and_,
-    create_engine,
-    event,
-    insert,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from scheduler.errors import SchedulerError
 from scheduler.files import default_ledger_url
 from scheduler.models import Delivery
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import psycopg
 
 PENDING, CLAIMED, PUBLISHED, FAILED, UNCONFIRMED, EXPIRED, HELD, REMOVED = (
     "pending",
@@ -64,37 +50,58 @@ SCHEMA_VERSION = 2
 P = ParamSpec("P")
 R = TypeVar("R")
 
-metadata = MetaData()
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("post_id", String(64), nullable=False),
-    Column("due", String(20), nullable=False),  # UTC, 2026-12-01T14:00:00Z: sorts and compares as text
-    Column("account", String(64), nullable=False),
-    Column("language", String(8), nullable=False),
-    Column("state", String(12), nullable=False),
-    Column("origin", String(12), nullable=False),  # schedule | manual
-    Column("attempts", Integer, nullable=False),
-    Column("owner", String(128)),  # host:pid of the claimer
-    Column("claim", String(32)),  # the claimer's token
-    Column("lease_until", String(20)),
-    Column("retry_at", String(20)),
-    Column("memo", Text, nullable=False),  # the platform adapter's own state, JSON
-    Column("parts", Text, nullable=False),  # [{"id": ..., "url": ...}] of what was created, JSON
-    Column("error", Text),
-    Column("fingerprint", String(64)),  # what it publishes (text and card), to recognise a repeat
-    Column("created_at", String(20), nullable=False),
-    Column("updated_at", String(20), nullable=False),
-    UniqueConstraint("post_id", "due", "account", "language", name="delivery_key"),
+# The tables as the SQLAlchemy versions of this module made them (the same columns, types, keys and
+# constraint names), so their ledgers open unchanged. {id_type} is the one word the two databases
+# spell differently for an id that numbers new rows by itself: INTEGER (the primary key) in SQLite,
+# SERIAL in PostgreSQL. due, lease_until, retry_at, created_at and updated_at are UTC stamps
+# (2026-12-01T14:00:00Z), which sort and compare as text; origin is schedule | manual; owner is the
+# claimer's host:pid and claim its token; memo is the platform adapter's own state and parts what was
+# created ([{"id": ..., "url": ...}]), both JSON; fingerprint is what it publishes (text and card), to
+# recognise a repeat.
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS deliveries (
+    id {id_type} NOT NULL,
+    post_id VARCHAR(64) NOT NULL,
+    due VARCHAR(20) NOT NULL,
+    account VARCHAR(64) NOT NULL,
+    language VARCHAR(8) NOT NULL,
+    state VARCHAR(12) NOT NULL,
+    origin VARCHAR(12) NOT NULL,
+    attempts INTEGER NOT NULL,
+    owner VARCHAR(128),
+    claim VARCHAR(32),
+    lease_until VARCHAR(20),
+    retry_at VARCHAR(20),
+    memo TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    error TEXT,
+    fingerprint VARCHAR(64),
+    created_at VARCHAR(20) NOT NULL,
+    updated_at VARCHAR(20) NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT delivery_key UNIQUE (post_id, due, account, language)
+)""",
+    """CREATE TABLE IF NOT EXISTS settings (
+    name VARCHAR(64) NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name)
+)""",
 )
-settings = Table(
-    "settings",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
+_VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER NOT NULL
+)"""
+# Steps from version N-1 to N, as SQL both SQLite and PostgreSQL accept.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE deliveries ADD COLUMN fingerprint VARCHAR(64)",),
+}
+
+# A Record's columns in _record's order, by name: a ledger migrated from version 1 has fingerprint last.
+_COLUMNS = (
+    "post_id, due, account, language, state, origin, attempts, owner, claim, lease_until, retry_at, memo, parts,"
+    " error, updated_at, fingerprint"
 )
-schema = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+# The statements hold no colon but those of their parameters (no casts, no literal times).
+_PARAMETER = re.compile(r":(\w+)")
 
 
 def stamp(moment: datetime) -> str:
@@ -135,75 +142,191 @@ class Record:
 default_url = default_ledger_url
 
 
-def _transaction(method: Callable[Concatenate[Ledger, Connection, P], R]) -> Callable[Concatenate[Ledger, P], R]:
-    """Run a Ledger method in one transaction, turning a damaged database into a clear error."""
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
 
-    def wrapper(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+
+class _Transaction:
+    """The statements of one transaction, sent in the placeholder style of its driver."""
+
+    def __init__(self, execute: Callable[..., _Cursor], dialect: str) -> None:
+        self._execute = execute
+        self.dialect = dialect
+
+    def execute(self, sql: str, /, **params: object) -> _Cursor:
+        if not params:
+            return self._execute(sql)
+        if self.dialect == "postgresql":
+            sql = _PARAMETER.sub(r"%(\1)s", sql)
+        return self._execute(sql, params)
+
+
+class _Sqlite:
+    dialect = "sqlite"
+    error: type[Exception] = sqlite3.Error
+    raced: tuple[type[Exception], ...] = (sqlite3.IntegrityError, sqlite3.ProgrammingError)
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = path
+
+    def run(self, work: Callable[[_Transaction], R], *, write: bool) -> R:
+        # A fresh connection per transaction: one kept open would go on with its cached pages after
+        # the file was damaged or replaced under it, and record into a write-ahead log nobody reads.
+        # isolation_level=None leaves beginning and committing to the statements below.
+        with contextlib.closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            # A writer takes the write lock before it reads (waiting up to the busy timeout), so what it
+            # read still holds when it writes; a deferred transaction could not upgrade once another wrote.
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            result = work(_Transaction(connection.execute, self.dialect))
+            connection.execute("COMMIT")  # on an error, closing the connection rolls back
+            return result
+
+    def close(self) -> None:
+        """Nothing stays open between transactions."""
+
+
+class _Postgres:
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg  # only here: a SQLite ledger never loads it
+
+        # libpq takes the URL without SQLAlchemy's driver name (postgresql+psycopg://).
+        conninfo = "postgresql://" + url.partition("://")[2]
+        self._connect: Callable[[], psycopg.Connection[tuple[Any, ...]]] = lambda: psycopg.connect(conninfo)
+        self.error: type[Exception] = psycopg.Error
+        self.raced: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.ProgrammingError)
+        self._dropped: type[Exception] = psycopg.OperationalError
+        # Connections between transactions. Each thread takes one for a whole transaction and puts it
+        # back after, so deliveries running side by side never share one.
+        self._idle: deque[psycopg.Connection[tuple[Any, ...]]] = deque()
+
+    def run(self, work: Callable[[_Transaction], R], *, write: bool) -> R:
+        del write  # row locks order the writers: a claim waits for the other's and checks the row again
         try:
-            with self.engine.begin() as connection:
-                return method(self, connection, *args, **kwargs)
-        except (DatabaseError, OperationalError) as exc:
-            raise _unusable(self.url, exc) from None
+            connection, reused = self._idle.pop(), True
+        except IndexError:
+            connection, reused = self._connect(), False
+        while True:
+            committing = False
+            try:
+                result = work(_Transaction(connection.execute, self.dialect))
+                committing = True
+                connection.commit()
+            except BaseException as exc:
+                if self._rolled_back(connection):
+                    self._idle.append(connection)
+                    raise
+                dropped = connection.broken and isinstance(exc, self._dropped)
+                connection.close()
+                # The server closed it while it was idle (a restart, a timeout): the transaction died
+                # with it uncommitted, so it runs again, once, on a new connection.
+                if dropped and reused and not committing:
+                    connection, reused = self._connect(), False
+                    continue
+                raise
+            self._idle.append(connection)
+            return result
 
-    wrapper.__doc__ = method.__doc__
-    return wrapper
+    def _rolled_back(self, connection: psycopg.Connection[tuple[Any, ...]]) -> bool:
+        """Whether a connection whose transaction failed is fit for the next one."""
+        if connection.broken:
+            return False
+        try:
+            connection.rollback()
+        except self.error:
+            return False
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(IndexError):
+            while True:
+                self._idle.pop().close()
+
+
+def _database(url: str) -> _Sqlite | _Postgres:
+    if url.startswith("sqlite:///"):
+        return _Sqlite(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("postgresql://", "postgresql+psycopg://")):
+        return _Postgres(url)
+    raise SchedulerError(
+        f"the ledger {describe(url)} cannot be used (not a sqlite:/// or postgresql:// URL); it was left as it is"
+    )
+
+
+def _transaction(
+    *, write: bool
+) -> Callable[[Callable[Concatenate[Ledger, _Transaction, P], R]], Callable[Concatenate[Ledger, P], R]]:
+    """Run a Ledger method in one transaction (in SQLite, holding the write lock from the start when it
+    writes), turning a damaged database into a clear error."""
+
+    def decorate(method: Callable[Concatenate[Ledger, _Transaction, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+        def wrapper(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return self._database.run(lambda transaction: method(self, transaction, *args, **kwargs), write=write)
+            except self._database.error as exc:
+                raise _unusable(self.url, exc) from None
+
+        wrapper.__doc__ = method.__doc__
+        return wrapper
+
+    return decorate
 
 
 class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self._database = _database(url)
         for attempt in range(3):
             try:
-                with self.engine.begin() as connection:
-                    _migrate(connection)
+                self._database.run(_migrate, write=True)
                 break
-            except (DatabaseError, OperationalError) as exc:
+            except self._database.error as exc:
                 # Another process created the schema at the same moment: look again.
-                raced = isinstance(exc, (IntegrityError, ProgrammingError)) or "already exists" in str(exc)
+                raced = isinstance(exc, self._database.raced) or "already exists" in str(exc)
                 if not raced or attempt == 2:
                     raise _unusable(url, exc) from None
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._database.close()
 
-    @_transaction
-    def ensure(self, connection: Connection, delivery: Delivery, now: datetime, origin: str = "schedule") -> Record:
+    @_transaction(write=True)
+    def ensure(self, transaction: _Transaction, delivery: Delivery, now: datetime, origin: str = "schedule") -> Record:
         """The delivery's record, created as pending if the ledger has none yet."""
-        row = self._row(connection, delivery)
+        row = _row(transaction, delivery)
         if row is None:
-            try:
-                with connection.begin_nested():
-                    connection.execute(
-                        insert(deliveries).values(
-                            post_id=delivery.post_id,
-                            due=stamp(delivery.due),
-                            account=delivery.account,
-                            language=delivery.language,
-                            state=PENDING,
-                            origin=origin,
-                            attempts=0,
-                            memo="{}",
-                            parts="[]",
-                            created_at=stamp(now),
-                            updated_at=stamp(now),
-                        )
-                    )
-            except IntegrityError:
-                pass  # created by another process in the meantime
-            row = self._row(connection, delivery)
+            # DO NOTHING when another process created it in the meantime (PostgreSQL waits for that
+            # one to commit): the row is read again below either way.
+            transaction.execute(
+                "INSERT INTO deliveries (post_id, due, account, language, state, origin, attempts, memo, parts,"
+                " created_at, updated_at) VALUES (:post_id, :due, :account, :language, :state, :origin, 0, '{}', '[]',"
+                " :now, :now) ON CONFLICT (post_id, due, account, language) DO NOTHING",
+                **_key(delivery),
+                state=PENDING,
+                origin=origin,
+                now=stamp(now),
+            )
+            row = _row(transaction, delivery)
         assert row is not None
         return _record(row)
 
-    @_transaction
-    def get(self, connection: Connection, delivery: Delivery) -> Record | None:
-        row = self._row(connection, delivery)
+    @_transaction(write=False)
+    def get(self, transaction: _Transaction, delivery: Delivery) -> Record | None:
+        row = _row(transaction, delivery)
         return _record(row) if row is not None else None
 
-    @_transaction
+    @_transaction(write=True)
     def claim(
         self,
-        connection: Connection,
+        transaction: _Transaction,
         delivery: Delivery,
         token: str,
         now: datetime,
@@ -215,35 +338,34 @@ class Ledger:
         """Claim a pending delivery that is ready (or, with `take_over`, the stale claim of that
         token); None when another claimer holds it or it is finished."""
         if take_over is not None:
-            condition = and_(deliveries.c.state == CLAIMED, deliveries.c.claim == take_over)
+            condition = "state = :claimed AND claim = :take_over"
         else:
-            condition = and_(
-                deliveries.c.state == PENDING,
-                or_(deliveries.c.retry_at.is_(None), deliveries.c.retry_at <= stamp(now)),
-            )
-        result = connection.execute(
-            update(deliveries)
-            .where(_key(delivery), condition)
-            .values(
-                state=CLAIMED,
-                claim=token,
-                owner=this_process(),
-                lease_until=stamp(now + lease),
-                attempts=deliveries.c.attempts + 1,
-                updated_at=stamp(now),
-                **({"fingerprint": fingerprint} if fingerprint else {}),
-            )
-        )
-        if result.rowcount != 1:
+            condition = "state = :pending AND (retry_at IS NULL OR retry_at <= :now)"
+        changed = transaction.execute(
+            "UPDATE deliveries SET state = :claimed, claim = :token, owner = :owner, lease_until = :lease_until,"  # noqa: S608 (a constant condition)
+            " attempts = attempts + 1, updated_at = :now, fingerprint = COALESCE(:fingerprint, fingerprint)"
+            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+            f" AND {condition}",
+            **_key(delivery),
+            claimed=CLAIMED,
+            pending=PENDING,
+            take_over=take_over,
+            token=token,
+            owner=this_process(),
+            lease_until=stamp(now + lease),
+            now=stamp(now),
+            fingerprint=fingerprint or None,
+        ).rowcount
+        if changed != 1:
             return None
-        row = self._row(connection, delivery)
+        row = _row(transaction, delivery)
         assert row is not None
         return _record(row)
 
-    @_transaction
+    @_transaction(write=True)
     def save_progress(
         self,
-        connection: Connection,
+        transaction: _Transaction,
         delivery: Delivery,
         token: str,
         memo: dict[str, Any],
@@ -252,20 +374,25 @@ class Ledger:
         lease: timedelta,
     ) -> None:
         """Record what an attempt did so far (and renew its lease); fails if the claim was lost."""
-        result = connection.execute(
-            update(deliveries)
-            .where(_key(delivery), deliveries.c.state == CLAIMED, deliveries.c.claim == token)
-            .values(
-                memo=json.dumps(memo), parts=json.dumps(parts), lease_until=stamp(now + lease), updated_at=stamp(now)
-            )
-        )
-        if result.rowcount != 1:
+        changed = transaction.execute(
+            "UPDATE deliveries SET memo = :memo, parts = :parts, lease_until = :lease_until, updated_at = :now"
+            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+            " AND state = :claimed AND claim = :token",
+            **_key(delivery),
+            claimed=CLAIMED,
+            token=token,
+            memo=json.dumps(memo),
+            parts=json.dumps(parts),
+            lease_until=stamp(now + lease),
+            now=stamp(now),
+        ).rowcount
+        if changed != 1:
             raise SchedulerError(f"the claim on {delivery.key} was lost to another process")
 
-    @_transaction
+    @_transaction(write=True)
     def finish(
         self,
-        connection: Connection,
+        transaction: _Transaction,
         delivery: Delivery,
         token: str,
         state: str,
@@ -276,51 +403,62 @@ class Ledger:
         retry_at: datetime | None = None,
     ) -> None:
         """End a claim: published, failed or unconfirmed, or back to pending for a retry."""
-        values: dict[str, Any] = {
-            "state": state,
-            "claim": None,
-            "lease_until": None,
-            "error": error,
+        changed = transaction.execute(
+            "UPDATE deliveries SET state = :state, claim = NULL, lease_until = NULL, error = :error,"
+            " retry_at = :retry_at, updated_at = :now, parts = COALESCE(:parts, parts)"
+            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+            " AND state = :claimed AND claim = :token",
+            **_key(delivery),
+            claimed=CLAIMED,
+            token=token,
+            state=state,
+            error=error,
             # Rounded up: a retry is never made before its time (a platform's reset time included).
-            "retry_at": stamp(retry_at + timedelta(microseconds=999_999)) if retry_at else None,
-            "updated_at": stamp(now),
-        }
-        if parts is not None:
-            values["parts"] = json.dumps(parts)
-        result = connection.execute(
-            update(deliveries)
-            .where(_key(delivery), deliveries.c.state == CLAIMED, deliveries.c.claim == token)
-            .values(**values)
-        )
-        if result.rowcount != 1:
+            retry_at=stamp(retry_at + timedelta(microseconds=999_999)) if retry_at else None,
+            now=stamp(now),
+            parts=json.dumps(parts) if parts is not None else None,
+        ).rowcount
+        if changed != 1:
             raise SchedulerError(f"the claim on {delivery.key} was lost to another process")
 
-    @_transaction
-    def reopen(self, connection: Connection, delivery: Delivery, now: datetime) -> bool:
+    @_transaction(write=True)
+    def reopen(self, transaction: _Transaction, delivery: Delivery, now: datetime) -> bool:
         """Make a failed, expired, held or removed delivery pending again, for a person posting it by hand."""
-        result = connection.execute(
-            update(deliveries)
-            .where(_key(delivery), deliveries.c.state.in_((FAILED, EXPIRED, HELD, REMOVED)))
-            .values(state=PENDING, retry_at=None, updated_at=stamp(now))
-        )
-        return result.rowcount == 1
+        changed = transaction.execute(
+            "UPDATE deliveries SET state = :pending, retry_at = NULL, updated_at = :now"
+            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+            " AND state IN (:failed, :expired, :held, :removed)",
+            **_key(delivery),
+            failed=FAILED,
+            expired=EXPIRED,
+            held=HELD,
+            removed=REMOVED,
+            pending=PENDING,
+            now=stamp(now),
+        ).rowcount
+        return changed == 1
 
-    @_transaction
+    @_transaction(write=True)
     def expire(
-        self, connection: Connection, delivery: Delivery, reason: str, now: datetime, state: str = EXPIRED
+        self, transaction: _Transaction, delivery: Delivery, reason: str, now: datetime, state: str = EXPIRED
     ) -> bool:
         """End a pending delivery that will not go out (expired, held or removed); False if it was not pending."""
-        result = connection.execute(
-            update(deliveries)
-            .where(_key(delivery), deliveries.c.state == PENDING)
-            .values(state=state, error=reason, updated_at=stamp(now))
-        )
-        return result.rowcount == 1
+        changed = transaction.execute(
+            "UPDATE deliveries SET state = :state, error = :reason, updated_at = :now"
+            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+            " AND state = :pending",
+            **_key(delivery),
+            pending=PENDING,
+            state=state,
+            reason=reason,
+            now=stamp(now),
+        ).rowcount
+        return changed == 1
 
-    @_transaction
+    @_transaction(write=False)
     def records(
         self,
-        connection: Connection,
+        transaction: _Transaction,
         *,
         post_id: str | None = None,
         account: str | None = None,
@@ -329,121 +467,141 @@ class Ledger:
         limit: int | None = None,
         newest_first: bool = True,
     ) -> list[Record]:
-        query = select(deliveries)
-        for column, value in (
-            (deliveries.c.post_id, post_id),
-            (deliveries.c.account, account),
-            (deliveries.c.language, language),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        given = (("post_id", post_id), ("account", account), ("language", language))
+        params: dict[str, object] = {name: value for name, value in given if value is not None}
+        conditions = [f"{name} = :{name}" for name in params]
         if states:
-            query = query.where(deliveries.c.state.in_(states))
-        order = (deliveries.c.updated_at.desc(), deliveries.c.id.desc()) if newest_first else (deliveries.c.id,)
-        query = query.order_by(*order)
+            condition, values = _one_of("state", states)
+            conditions.append(condition)
+            params.update(values)
+        sql = f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608 (constant column names)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += " ORDER BY updated_at DESC, id DESC" if newest_first else " ORDER BY id"
         if limit is not None:
-            query = query.limit(limit)
-        return [_record(row) for row in connection.execute(query)]
+            sql += " LIMIT :limit"
+            params["limit"] = limit
+        return [_record(row) for row in transaction.execute(sql, **params).fetchall()]
 
-    @_transaction
-    def held_slots(self, connection: Connection, post_ids: list[str]) -> dict[str, datetime]:
+    @_transaction(write=False)
+    def held_slots(self, transaction: _Transaction, post_ids: list[str]) -> dict[str, datetime]:
         """The queue slot each of these posts already took (whatever became of it): it keeps it, whatever
         the file says now."""
         if not post_ids:
             return {}
-        query = (
-            select(deliveries.c.post_id, deliveries.c.due)
-            .where(deliveries.c.post_id.in_(post_ids))
-            .order_by(deliveries.c.due)
-        )
+        condition, params = _one_of("post_id", post_ids)
         held: dict[str, datetime] = {}
-        for post_id, due in connection.execute(query):
+        for post_id, due in transaction.execute(
+            f"SELECT post_id, due FROM deliveries WHERE {condition} ORDER BY due",  # noqa: S608 (parameters only)
+            **params,
+        ).fetchall():
             held.setdefault(post_id, parse_stamp(due))
         return held
 
-    @_transaction
-    def setting(self, connection: Connection, name: str) -> str | None:
-        value = connection.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
-        return str(value) if value is not None else None
+    @_transaction(write=False)
+    def setting(self, transaction: _Transaction, name: str) -> str | None:
+        row = transaction.execute("SELECT value FROM settings WHERE name = :name", name=name).fetchone()
+        return str(row[0]) if row is not None else None
 
-    @_transaction
-    def set_setting(self, connection: Connection, name: str, value: str | None) -> None:
+    @_transaction(write=True)
+    def set_setting(self, transaction: _Transaction, name: str, value: str | None) -> None:
         """Set (or, with None, remove) a setting every process sharing this ledger sees."""
         if value is None:
-            connection.execute(settings.delete().where(settings.c.name == name))
+            transaction.execute("DELETE FROM settings WHERE name = :name", name=name)
             return
         # One atomic upsert: daemons setting it at the same moment must not collide.
-        dialect = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
-        statement = dialect(settings).values(name=name, value=value)
-        connection.execute(statement.on_conflict_do_update(index_elements=[settings.c.name], set_={"value": value}))
+        transaction.execute(
+            "INSERT INTO settings (name, value) VALUES (:name, :value)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name=name,
+            value=value,
+        )
 
-    @_transaction
-    def settings_named(self, connection: Connection, prefix: str) -> dict[str, str]:
-        query = select(settings.c.name, settings.c.value).where(settings.c.name.startswith(prefix, autoescape=True))
-        return {str(name): str(value) for name, value in connection.execute(query)}
-
-    def _row(self, connection: Connection, delivery: Delivery) -> Any:
-        return connection.execute(select(deliveries).where(_key(delivery))).first()
-
-
-def _key(delivery: Delivery) -> Any:
-    return and_(
-        deliveries.c.post_id == delivery.post_id,
-        deliveries.c.due == stamp(delivery.due),
-        deliveries.c.account == delivery.account,
-        deliveries.c.language == delivery.language,
-    )
+    @_transaction(write=False)
+    def settings_named(self, transaction: _Transaction, prefix: str) -> dict[str, str]:
+        # The prefix is literal: LIKE's wildcards in it, and the escape character, are escaped. SQLite's
+        # LIKE ignores the case of ASCII letters, PostgreSQL's does not: startswith makes both exact.
+        pattern = re.sub(r"([/%_])", r"/\1", prefix) + "%"
+        rows = transaction.execute(
+            "SELECT name, value FROM settings WHERE name LIKE :pattern ESCAPE '/'", pattern=pattern
+        ).fetchall()
+        return {str(name): str(value) for name, value in rows if str(name).startswith(prefix)}
 
 
-def _record(row: Any) -> Record:
+def _key(delivery: Delivery) -> dict[str, str]:
+    """The parameters naming the delivery's row: post_id, due, account and language."""
+    return {
+        "post_id": delivery.post_id,
+        "due": stamp(delivery.due),
+        "account": delivery.account,
+        "language": delivery.language,
+    }
+
+
+def _one_of(column: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """`column IN (...)`, one parameter per value, and those parameters."""
+    params = {f"{column}{index}": value for index, value in enumerate(values)}
+    return f"{column} IN ({', '.join(':' + name for name in params)})", params
+
+
+def _row(transaction: _Transaction, delivery: Delivery) -> tuple[Any, ...] | None:
+    return transaction.execute(
+        f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608 (constant column names)
+        " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language",
+        **_key(delivery),
+    ).fetchone()
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    (
+        post_id,
+        due,
+        account,
+        language,
+        state,
+        origin,
+        attempts,
+        owner,
+        claim,
+        lease_until,
+        retry_at,
+        memo,
+        parts,
+        error,
+        updated_at,
+        fingerprint,
+    ) = row
     return Record(
-        delivery=Delivery(parse_stamp(row.due), row.post_id, row.account, row.language),
-        state=row.state,
-        origin=row.origin,
-        attempts=row.attempts,
-        owner=row.owner,
-        claim=row.claim,
-        lease_until=parse_stamp(row.lease_until) if row.lease_until else None,
-        retry_at=parse_stamp(row.retry_at) if row.retry_at else None,
-        memo=json.loads(row.memo),
-        parts=json.loads(row.parts),
-        error=row.error,
-        updated_at=parse_stamp(row.updated_at),
-        fingerprint=row.fingerprint,
+        delivery=Delivery(parse_stamp(due), post_id, account, language),
+        state=state,
+        origin=origin,
+        attempts=attempts,
+        owner=owner,
+        claim=claim,
+        lease_until=parse_stamp(lease_until) if lease_until else None,
+        retry_at=parse_stamp(retry_at) if retry_at else None,
+        memo=json.loads(memo),
+        parts=json.loads(parts),
+        error=error,
+        updated_at=parse_stamp(updated_at),
+        fingerprint=fingerprint,
     )
 
 
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # A fresh connection per transaction: one kept open would go on with its cached pages after
-        # the file was damaged or replaced under it, and record into a write-ahead log nobody reads.
-        engine = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _migrate(connection: Connection) -> None:
+def _migrate(transaction: _Transaction) -> None:
     """Bring the schema up to SCHEMA_VERSION, one numbered step at a time."""
-    if connection.dialect.name == "postgresql":
+    if transaction.dialect == "postgresql":
         # Daemons starting together on a new ledger: one migrates, the others wait for it.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7301862450)")
-    schema.create(connection, checkfirst=True)
-    current = connection.execute(select(schema.c.version)).scalar()
-    if current is None:
-        metadata.create_all(connection)
-        connection.execute(insert(schema).values(version=SCHEMA_VERSION))
+        transaction.execute("SELECT pg_advisory_xact_lock(7301862450)")
+    transaction.execute(_VERSION_TABLE)
+    row = transaction.execute("SELECT version FROM schema_version").fetchone()
+    if row is None:
+        id_type = "SERIAL" if transaction.dialect == "postgresql" else "INTEGER"
+        for statement in _TABLES:
+            transaction.execute(statement.format(id_type=id_type))
+        transaction.execute("INSERT INTO schema_version (version) VALUES (:version)", version=SCHEMA_VERSION)
         return
+    (current,) = row
     if current > SCHEMA_VERSION:
         raise SchedulerError(
             f"the ledger has schema version {current}, newer than this program "
@@ -451,14 +609,8 @@ def _migrate(connection: Connection) -> None:
         )
     for version in range(current + 1, SCHEMA_VERSION + 1):
         for statement in MIGRATIONS.get(version, ()):
-            connection.exec_driver_sql(statement)
-        connection.execute(update(schema).values(version=version))
-
-
-# Steps from version N-1 to N, as SQL both SQLite and PostgreSQL accept.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: ("ALTER TABLE deliveries ADD COLUMN fingerprint VARCHAR(64)",),
-}
+            transaction.execute(statement)
+        transaction.execute("UPDATE schema_version SET version = :version", version=version)
 
 
 class LedgerBusyError(SchedulerError):
@@ -476,7 +628,7 @@ def describe(url: str) -> str:
 
 def _unusable(url: str, exc: Exception) -> SchedulerError:
     where = describe(url)
-    reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    reason = str(exc).partition("\n")[0]
     lowered = reason.lower()
     if "locked" in lowered or "busy" in lowered:
         return LedgerBusyError(
@@ -509,8 +661,6 @@ def _holder(url: str) -> str:
 def backup(url: str, destination: Path) -> tuple[Path, int]:
     """A consistent copy of a SQLite ledger, whatever is writing to it (SQLite's backup API, which
     includes what is still in the write-ahead log); returns the file written and its size."""
-    import sqlite3
-
     if not url.startswith("sqlite:///"):
         raise SchedulerError(
             f"the ledger {describe(url)} is a PostgreSQL database: back it up with PostgreSQL's own tool, "

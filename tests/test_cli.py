@@ -117,7 +117,7 @@ def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Pa
         "    main()\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
-        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'sqlalchemy', 'apscheduler', 'twitter_text'}\n"
+        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'psycopg', 'apscheduler', 'twitter_text'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), code, file=sys.stderr)\n"
     )
     shipped = subprocess.run(

@@ -1,22 +1,105 @@
-"""The ledger on real SQLite: claims are exclusive, states move only as allowed, damage is reported."""
+"""The ledger on real SQLite and PostgreSQL: claims are exclusive, states move only as allowed,
+damage is reported, and ledgers made by the SQLAlchemy versions open unchanged."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 
 from scheduler.errors import SchedulerError
 from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, Ledger, LedgerDamagedError
 from scheduler.models import Delivery
+from tests.conftest import ROOT
 
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 DELIVERY = Delivery(NOW, "us-out-of-haiti", "mastodon", "es")
+
+# The tables as SQLAlchemy created them (schema version 2) before the ledger used the drivers
+# directly: SQLite's `.schema` of a ledger it made, word for word (whitespace aside). For
+# PostgreSQL it wrote SERIAL for the id; version 1 had no fingerprint.
+OLD_SCHEMA = (
+    """CREATE TABLE schema_version (
+    version INTEGER NOT NULL
+)""",
+    """CREATE TABLE deliveries (
+    id INTEGER NOT NULL,
+    post_id VARCHAR(64) NOT NULL,
+    due VARCHAR(20) NOT NULL,
+    account VARCHAR(64) NOT NULL,
+    language VARCHAR(8) NOT NULL,
+    state VARCHAR(12) NOT NULL,
+    origin VARCHAR(12) NOT NULL,
+    attempts INTEGER NOT NULL,
+    owner VARCHAR(128),
+    claim VARCHAR(32),
+    lease_until VARCHAR(20),
+    retry_at VARCHAR(20),
+    memo TEXT NOT NULL,
+    parts TEXT NOT NULL,
+    error TEXT,
+    fingerprint VARCHAR(64),
+    created_at VARCHAR(20) NOT NULL,
+    updated_at VARCHAR(20) NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT delivery_key UNIQUE (post_id, due, account, language)
+)""",
+    """CREATE TABLE settings (
+    name VARCHAR(64) NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name)
+)""",
+)
+
+
+def new_database(postgres_url: str) -> str:
+    """The URL of a new, empty database on that PostgreSQL server."""
+    database = f"ledger_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {database}")
+    return postgres_url.rsplit("/", 1)[0] + f"/{database}"
+
+
+def run_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Statements run on a ledger's database directly, in one transaction; the rows of the last."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+            for statement in statements:
+                cursor = connection.execute(statement)
+            return cursor.fetchall()
+    with psycopg.connect(url.replace("+psycopg", "")) as pg:
+        for statement in statements:
+            rows = pg.execute(statement)
+        return rows.fetchall() if rows.description else []
+
+
+def schema(url: str) -> list[tuple[Any, ...]]:
+    """A ledger's tables as its database describes them: columns, types, keys and constraints."""
+    if url.startswith("sqlite:///"):
+        rows = run_sql(url, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
+        return [(kind, name, table, " ".join(sql.split()) if sql else None) for kind, name, table, sql in rows]
+    return run_sql(
+        url,
+        "SELECT table_name, column_name, ordinal_position, data_type, character_maximum_length, is_nullable,"
+        " column_default FROM information_schema.columns WHERE table_schema = 'public'"
+        " ORDER BY table_name, ordinal_position",
+    ) + run_sql(
+        url,
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE connamespace = 'public'::regnamespace ORDER BY conname",
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,17 +107,20 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same tests on both ledgers: SQLite, the default, and PostgreSQL, for several daemons."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'ledger.sqlite3'}"
-    base: str = request.getfixturevalue("postgres_url")
-    database = f"ledger_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {database}"))
-    engine.dispose()
-    return base.rsplit("/", 1)[0] + f"/{database}"
+    return new_database(request.getfixturevalue("postgres_url"))
 
 
-def test_one_of_many_concurrent_claimers_wins(url: str) -> None:
-    ledgers = [Ledger(url) for _ in range(8)]
+@pytest.fixture
+def second_url(url: str, tmp_path: Path) -> str:
+    """Another empty ledger of the same kind."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite:///{tmp_path / 'second' / 'ledger.sqlite3'}"
+    return new_database(url)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["a-ledger-each", "one-ledger-for-all-threads"])
+def test_one_of_many_concurrent_claimers_wins(url: str, shared: bool) -> None:
+    ledgers = [Ledger(url)] * 8 if shared else [Ledger(url) for _ in range(8)]
     ledgers[0].ensure(DELIVERY, NOW)
     winners: list[str] = []
     barrier = threading.Barrier(len(ledgers))
@@ -136,17 +222,15 @@ def test_a_truncated_ledger_is_reported(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused(url: str) -> None:
     Ledger(url).close()
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("UPDATE schema_version SET version = 99"))
+    run_sql(url, "UPDATE schema_version SET version = 99")
     with pytest.raises(SchedulerError, match="schema version 99, newer than this program"):
         Ledger(url)
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    with ledger.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    Ledger(url).close()
+    assert run_sql(url, "PRAGMA journal_mode") == [("wal",)]  # kept in the file itself
 
 
 def test_settings_set_at_the_same_moment_never_collide(url: str) -> None:
@@ -171,25 +255,61 @@ def test_settings_set_at_the_same_moment_never_collide(url: str) -> None:
     assert ledgers[1].setting("last_step_at") is None
 
 
-def test_a_ledger_from_the_previous_version_is_migrated_in_place(url: str) -> None:
+def make_old_ledger(url: str, version: int, *rows: str) -> None:
+    """A ledger as the SQLAlchemy versions made it, at that schema version, holding these rows."""
+    statements = [s.replace("id INTEGER", "id SERIAL") if url.startswith("postgresql") else s for s in OLD_SCHEMA]
+    statements.append("INSERT INTO schema_version (version) VALUES (2)")
+    if version == 1:
+        statements = [s.replace("    fingerprint VARCHAR(64),\n", "") for s in statements]
+        statements.append("UPDATE schema_version SET version = 1")
+    run_sql(url, *statements, *rows)
+
+
+def test_a_new_ledger_has_the_schema_sqlalchemy_made(url: str, second_url: str) -> None:
+    Ledger(url).close()
+    make_old_ledger(second_url, 2)
+    assert schema(url) == schema(second_url)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_ledger_made_by_the_sqlalchemy_versions_opens_unchanged(url: str, second_url: str, version: int) -> None:
+    make_old_ledger(
+        url,
+        version,
+        "INSERT INTO deliveries (post_id, due, account, language, state, origin, attempts, owner, memo, parts,"
+        " created_at, updated_at) VALUES ('us-out-of-haiti', '2026-12-01T14:00:00Z', 'mastodon', 'es', 'published',"
+        """ 'schedule', 1, 'host:42', '{"rkeys": ["x"]}', '[{"id": "1", "url": "u"}]', '2026-12-01T13:59:00Z',"""
+        " '2026-12-01T14:00:02Z')",
+        "INSERT INTO settings (name, value) VALUES ('paused', 'forever')",
+    )
     ledger = Ledger(url)
-    ledger.ensure(DELIVERY, NOW)
+    [old] = ledger.records()
+    assert (old.delivery, old.state, old.attempts, old.owner, old.memo, old.urls, old.fingerprint) == (
+        DELIVERY,
+        PUBLISHED,
+        1,
+        "host:42",
+        {"rkeys": ["x"]},
+        ["u"],
+        None,
+    )
+    assert old.updated_at == NOW + timedelta(seconds=2)
+    assert ledger.setting("paused") == "forever"
+    later = Delivery(NOW + timedelta(hours=1), "us-out-of-haiti", "mastodon", "es")
+    ledger.ensure(later, NOW)
+    claimed = ledger.claim(later, "a", NOW, LEASE, fingerprint="f" * 32)
+    assert claimed is not None
+    assert claimed.fingerprint == "f" * 32
+    assert [r.delivery for r in ledger.records(newest_first=False)] == [DELIVERY, later]
     ledger.close()
-    engine = create_engine(url)
-    with engine.begin() as connection:  # as the previous version left it: no fingerprint column
-        connection.execute(text("ALTER TABLE deliveries DROP COLUMN fingerprint"))
-        connection.execute(text("UPDATE schema_version SET version = 1"))
-    engine.dispose()
-    upgraded = Ledger(url)
-    assert [r.state for r in upgraded.records()] == [PENDING]
-    assert upgraded.claim(DELIVERY, "a", NOW, LEASE, fingerprint="f" * 32) is not None
-    assert upgraded.records()[0].fingerprint == "f" * 32
-    upgraded.close()
+    assert run_sql(url, "SELECT version FROM schema_version") == [(2,)]
+    assert run_sql(url, "SELECT id FROM deliveries ORDER BY id") == [(1,), (2,)]
+    if version == 2:  # left exactly as it was
+        Ledger(second_url).close()
+        assert schema(url) == schema(second_url)
 
 
 def test_a_locked_ledger_names_the_daemon_holding_it_and_never_says_move_it_aside(tmp_path: Path) -> None:
-    from sqlalchemy.exc import OperationalError
-
     from scheduler import presence
     from scheduler.ledger import LedgerBusyError, _unusable
 
@@ -197,7 +317,7 @@ def test_a_locked_ledger_names_the_daemon_holding_it_and_never_says_move_it_asid
     state.mkdir()
     now = datetime.now(UTC).isoformat(timespec="seconds")
     presence.advertise(state, presence.Advert(4242, "server-1", "sqlite:///x", "/srv/posts.yaml", now, now))
-    locked = OperationalError("BEGIN", {}, Exception("database is locked"))
+    locked = sqlite3.OperationalError("database is locked")
     error = _unusable(f"sqlite:///{state / 'ledger.sqlite3'}", locked)
     assert isinstance(error, LedgerBusyError)
     assert "in use by another process (the daemon pid 4242 on server-1" in str(error)
@@ -214,3 +334,94 @@ def test_a_retry_time_is_never_rounded_down(url: str) -> None:
     assert record is not None
     assert record.retry_at == NOW + timedelta(seconds=6)
     assert ledger.claim(DELIVERY, "b", NOW + timedelta(seconds=5, milliseconds=900), LEASE) is None
+
+
+def test_ensure_makes_one_row_whoever_else_ensures_it_at_once(url: str) -> None:
+    ledgers = [Ledger(url) for _ in range(8)]
+    barrier = threading.Barrier(len(ledgers))
+    records = []
+
+    def ensure(ledger: Ledger) -> None:
+        barrier.wait()
+        records.append(ledger.ensure(DELIVERY, NOW))
+
+    threads = [threading.Thread(target=ensure, args=(ledger,)) for ledger in ledgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(records) == 8
+    assert {(r.delivery, r.state) for r in records} == {(DELIVERY, PENDING)}
+    assert len(ledgers[0].records()) == 1
+    for ledger in ledgers:
+        ledger.close()
+
+
+def test_settings_named_matches_a_literal_prefix(url: str) -> None:
+    ledger = Ledger(url)
+    for name in ("daemon:a:1", "daemon:b:2", "daemonXc", "daemon_d", "daemon%e", "daemon/f", "Daemon:g"):
+        ledger.set_setting(name, name.upper())
+    assert ledger.settings_named("daemon:") == {"daemon:a:1": "DAEMON:A:1", "daemon:b:2": "DAEMON:B:2"}
+    assert ledger.settings_named("daemon_") == {"daemon_d": "DAEMON_D"}
+    assert ledger.settings_named("daemon%") == {"daemon%e": "DAEMON%E"}
+    assert ledger.settings_named("daemon/") == {"daemon/f": "DAEMON/F"}
+    assert len(ledger.settings_named("")) == 7
+    ledger.close()
+
+
+def test_a_postgresql_url_may_name_the_driver_or_not(postgres_url: str) -> None:
+    url = new_database(postgres_url)
+    assert url.startswith("postgresql+psycopg://")
+    with_driver = Ledger(url)
+    with_driver.ensure(DELIVERY, NOW)
+    plain = Ledger(url.replace("+psycopg", ""))
+    assert [r.delivery for r in plain.records()] == [DELIVERY]
+    with_driver.close()
+    plain.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:s3cr3t-pw@127.0.0.1:1/x",
+        "postgresql+psycopg://u:s3cr3t-pw@127.0.0.1:1/x",
+        "mysql://u:s3cr3t-pw@h/x",
+    ],
+)
+def test_a_ledger_that_cannot_be_reached_is_a_clear_error_without_its_password(url: str) -> None:
+    with pytest.raises(SchedulerError, match="cannot be used") as raised:
+        Ledger(url)
+    assert "s3cr3t-pw" not in str(raised.value)
+    assert url.split("@")[-1] in str(raised.value)
+
+
+def test_a_postgresql_connection_dropped_while_idle_is_replaced(postgres_url: str) -> None:
+    url = new_database(postgres_url)
+    ledger = Ledger(url)
+    ledger.ensure(DELIVERY, NOW)
+    dropped = run_sql(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    assert dropped == [(True,)]
+    assert ledger.claim(DELIVERY, "a", NOW, LEASE) is not None
+    record = ledger.get(DELIVERY)
+    assert record is not None
+    assert (record.state, record.attempts) == (CLAIMED, 1)
+    ledger.close()
+
+
+def test_a_sqlite_ledger_loads_neither_psycopg_nor_sqlalchemy(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from datetime import UTC, datetime\n"
+        "from scheduler.ledger import Ledger\n"
+        "from scheduler.models import Delivery\n"
+        "ledger = Ledger(sys.argv[1])\n"
+        "ledger.ensure(Delivery(datetime.now(UTC), 'p', 'outbox', 'en'), datetime.now(UTC))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'psycopg', 'sqlalchemy'}))\n"
+    )
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    loaded = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert loaded.stdout.strip() == "[]"
