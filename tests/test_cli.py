@@ -141,3 +141,47 @@ def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Pa
     assert result.stdout.splitlines()[0].endswith(
         "YAML syntax error: did not find expected ',' or '}' while parsing a flow mapping"
     )
+
+
+def test_post_loads_only_what_it_uses(folder: Path) -> None:
+    """A one-off `post` to the outbox of a card already cached loads no platform SDK, no database layer
+    beyond sqlite3, no scheduler and nothing that draws: each costs a person waiting on a crisis day."""
+    (folder / "posts.yaml").write_text(
+        "timezone: America/New_York\n"
+        "languages: [en]\n"
+        "accounts:\n"
+        "  outbox: {platform: outbox, languages: [en]}\n"
+        "posts:\n"
+        "  - id: slogan\n"
+        '    text: {en: "U.S. out of Haiti!"}\n'
+        '    card: {slogan: {en: "U.S. out of Haiti!"}, size: square}\n'
+        '    every: "mon 12:00"\n'
+        "  - id: again\n"
+        '    text: {en: "U.S. out of Haiti, now!"}\n'
+        '    card: {slogan: {en: "U.S. out of Haiti!"}, size: square}\n'
+        '    every: "tue 12:00"\n',
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys\n"
+        "sys.argv = ['run.py', 'post', sys.argv[1]]\n"
+        "from scheduler.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "heavy = {'tweepy', 'mastodon', 'atproto', 'atproto_client', 'httpx', 'sqlalchemy', 'psycopg',\n"
+        "         'apscheduler', 'fontTools', 'requests'}\n"
+        "drawing = {'scheduler.cards.draw', 'PIL.ImageDraw', 'PIL.ImageFont'}\n"
+        "print(sorted(({m.split('.')[0] for m in sys.modules} & heavy) | (set(sys.modules) & drawing)), code,\n"
+        "      file=sys.stderr)\n"
+    )
+    first = subprocess.run(
+        [sys.executable, "-c", probe, "slogan"], capture_output=True, text=True, cwd=folder, check=False
+    )
+    assert first.stderr.strip().endswith("0"), first.stderr  # it drew the card, once
+    second = subprocess.run(  # another post with the same card
+        [sys.executable, "-c", probe, "again"], capture_output=True, text=True, cwd=folder, check=False
+    )
+    assert second.stderr.strip() == "[] 0", second.stderr
+    assert second.stdout.startswith("published   outbox en file://"), second.stdout
