@@ -8,6 +8,7 @@ then times separate cold processes, each several times (median wall seconds, max
   ours       `run.py post ID --account bluesky [--force]` (the first run logs in, later runs reuse
              the session saved under state/sessions)
   ours       `run.py post ID --account mastodon [--force]`
+  ours       `run.py post ID --account x-en --force` against the X stub (reported; crosspost cannot use it)
   crosspost  `node --import bench/crosspost/preload.mjs .../crosspost/dist/bin.js -b|-m --image CARD
              --image-alt ALT TEXT`: the same text, card and alt text, to the same servers
 
@@ -58,12 +59,29 @@ languages: [en, es]
 accounts:
   bluesky: {{platform: bluesky, handle: "{handle}", service: "{pds}", languages: [en]}}
   mastodon: {{platform: mastodon, instance: "{mastodon}", languages: [en]}}
+  x-en: {{platform: x, api_base: "{x}", languages: [en]}}
 posts:
   - id: {post_id}
     text: {{en: "{en}", es: "{es}"}}
     card: {{slogan: {{en: "{en}", es: "{es}"}}, size: square}}
     at: 2030-12-01 09:00
 """
+
+
+def x_post(index: int) -> str:
+    return f"x-copy-{index}"
+
+
+def x_posts(count: int) -> str:
+    """Copies of the post for X alone, each with its own text (X refuses a repeat) and the same card."""
+    return "".join(
+        f"  - id: {x_post(index)}\n"
+        f'    text: {{en: "{TEXT_EN} ({index})"}}\n'
+        f'    card: {{slogan: {{en: "{TEXT_EN}"}}, size: square}}\n'
+        "    accounts: [x-en]\n"
+        "    at: 2030-12-01 09:00\n"
+        for index in range(count)
+    )
 
 
 class BenchError(Exception):
@@ -214,12 +232,15 @@ class Bench:
     images: dict[str, Path] = field(default_factory=dict)
     alt: str = ""
 
-    def ours(self, *args: str, python_flags: tuple[str, ...] = ()) -> list[str]:
-        return [PYTHON, *python_flags, str(RUN_PY), "post", POST_ID, *args]
+    def ours(self, *args: str, python_flags: tuple[str, ...] = (), post_id: str = POST_ID) -> list[str]:
+        return [PYTHON, *python_flags, str(RUN_PY), "post", post_id, *args]
 
-    def ours_post(self, platform: str, *, force: bool, python_flags: tuple[str, ...] = ()) -> Measured:
+    def ours_post(
+        self, platform: str, *, force: bool, python_flags: tuple[str, ...] = (), post_id: str = POST_ID
+    ) -> Measured:
         self.clock.wait()
-        command = self.ours("--account", platform, *(["--force"] if force else []), python_flags=python_flags)
+        flags = ("--account", platform, *(["--force"] if force else []))
+        command = self.ours(*flags, python_flags=python_flags, post_id=post_id)
         measured = measure(command, self.project, self.ours_env)
         self.clock.ended()
         expect(measured, f"ours post --account {platform}", f"published   {platform} en ", "[already recorded]")
@@ -272,6 +293,12 @@ class Bench:
         for platform in PLATFORMS:
             note = "first run: logs in" if platform == "bluesky" else "first run"
             self.series.append(Series("ours", platform, note, [self.ours_post(platform, force=False)]))
+
+        print(f"ours: X against the stub of its API ({runs} runs; crosspost cannot be pointed at a stub)", flush=True)
+        # X refuses a repeat of the same text: each run posts its own copy of the post, with the same card.
+        self.ours_post("x-en", force=False, post_id=x_post(0))
+        x_runs = [self.ours_post("x-en", force=False, post_id=x_post(index)) for index in range(1, runs + 1)]
+        self.series.append(Series("ours", "x-en", "X stub; one post each", x_runs))
 
         print(f"ours and crosspost, interleaved: {runs} runs per tool and platform", flush=True)
         warm = {
@@ -593,6 +620,10 @@ def targets(bench: Bench) -> list[str]:
                 f"{verdict(wall):<8} peak RSS {ours.rss:6.1f} / {theirs.rss:6.1f} MB = {rss:5.2f}x {verdict(rss)}"
                 + ("" if counted else "  (one run; not counted)")
             )
+    x = find("ours", "x-en")
+    lines.append(
+        f"  x-en      against the stub: wall {x.wall:6.3f} s, peak RSS {x.rss:6.1f} MB (reported; no X to compare)"
+    )
     lines.append(f"  {met} of {total} steady-state targets met")
     return lines
 
@@ -618,7 +649,8 @@ def main() -> int:
 
 
 def benchmark(runs: int, node: str, *, profile: bool) -> int:
-    from tests.conftest import new_bsky_account, start_pds
+    from tests.conftest import X_CREDENTIAL, new_bsky_account, start_pds, x_environment
+    from tests.peers.x_stub.server import XStub
 
     node_version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
     if not Path(TIME).is_file():
@@ -627,14 +659,21 @@ def benchmark(runs: int, node: str, *, profile: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-post-") as folder:
         work = Path(folder)
         print("starting the peers: the Bluesky PDS (tests/peers/pds/run.sh) and mastodon-mock", flush=True)
-        with start_pds(work) as pds_url, mastodon(work) as mastodon_url:
+        with start_pds(work) as pds_url, mastodon(work) as mastodon_url, XStub(credentials=[X_CREDENTIAL]) as x_stub:
             account = new_bsky_account(pds_url)
             project = work / "project"
             shutil.copytree(ROOT / "assets", project / "assets")
             (project / "posts.yaml").write_text(
                 POSTS_YAML.format(
-                    handle=account.handle, pds=pds_url, mastodon=mastodon_url, post_id=POST_ID, en=TEXT_EN, es=TEXT_ES
-                ),
+                    handle=account.handle,
+                    pds=pds_url,
+                    mastodon=mastodon_url,
+                    x=x_stub.url,
+                    post_id=POST_ID,
+                    en=TEXT_EN,
+                    es=TEXT_ES,
+                )
+                + x_posts(runs + 1),
                 encoding="utf-8",
             )
             base = {
@@ -652,6 +691,7 @@ def benchmark(runs: int, node: str, *, profile: bool) -> int:
                     **with_bytecode(base, work / "pycache"),
                     "BLUESKY_APP_PASSWORD": account.app_password,
                     "MASTODON_ACCESS_TOKEN": MASTODON_TOKEN,
+                    **x_environment("x-en"),
                 },
                 crosspost_env={
                     "bluesky": {
