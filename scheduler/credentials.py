@@ -10,8 +10,6 @@ import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from scheduler.models import SECRET_NAMES, secret_variable
 from scheduler.platforms.base import AuthError
 
@@ -60,6 +58,8 @@ def read_dotenv(project: Path, *, warn: bool = False) -> dict[str, str]:
             return {}
         if warn and dotenv.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH):
             log.warning("%s can be read by other users; run: chmod 600 %s", dotenv, dotenv)
+        from dotenv import dotenv_values  # only when there is a .env to read
+
         return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
     except OSError:  # unreadable for this user: the environment alone decides
         return {}
