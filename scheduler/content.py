@@ -16,7 +16,7 @@ import gc
 import re
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +86,7 @@ def load(path: Path, *, now: datetime | None = None) -> Campaign:
     return report.campaign
 
 
-def check(path: Path, *, now: datetime | None = None, went_out: frozenset[str] = frozenset()) -> Report:
+def check(path: Path, *, now: datetime | None = None, went_out: Container[str] = frozenset()) -> Report:
     """Every problem with the campaign file at `path`, and the campaign if it has no errors.
 
     `went_out`: the posts the ledger holds as published, whose past times are no news.
@@ -108,7 +108,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check(path: Path, now: datetime | None, went_out: frozenset[str]) -> Report:
+def _check(path: Path, now: datetime | None, went_out: Container[str]) -> Report:
     try:
         document = read(path)
     except SourceError as exc:
@@ -128,7 +128,7 @@ class _Checker:
     doc: Document
     root: Path
     now: datetime
-    went_out: frozenset[str]
+    went_out: Container[str]
     problems: list[Problem] = field(default_factory=list)
     secret_paths: set[Path_] = field(default_factory=set)
     failed_sections: set[str] = field(default_factory=set)

@@ -9,6 +9,19 @@ from typing import Any
 import yaml
 
 
+class CommittedTimes:
+    """`unchanged_times`, asked of git only when a post has a past time to excuse (most checks have none)."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self._found: frozenset[str] | None = None
+
+    def __contains__(self, post_id: object) -> bool:
+        if self._found is None:
+            self._found = unchanged_times(self.config)
+        return post_id in self._found
+
+
 def unchanged_times(config: Path) -> frozenset[str]:
     """The posts whose `at` is the same in the last commit as in the file now: a past one is old news.
     Empty outside a git work tree, or when the committed file cannot be read."""

@@ -47,7 +47,7 @@ def validate(config: Path, verbose: bool, ledger_url: str | None, strict: bool, 
 
     moment = now or datetime.now(UTC)
     snapshot, unreadable = existing_ledger(config, ledger_url)
-    settled = snapshot.went_out() if snapshot is not None else history.unchanged_times(config)
+    settled = snapshot.went_out() if snapshot is not None else history.CommittedTimes(config)
     report = content.check(config, now=moment, went_out=settled)
     if report.campaign is not None and snapshot is not None:
         held = {p.delivery.post_id: p.note or "held" for p in plan.held(report.campaign, snapshot, moment)}
@@ -169,6 +169,8 @@ def _x_cost_lines(campaign: Campaign, snapshot: plan.Snapshot | None, now: datet
     month, then the total (none when nothing goes to X)."""
     from scheduler import costs, plan
 
+    if not any(account.enabled and account.platform == "x" for account in campaign.accounts.values()):
+        return costs.estimate(campaign, [], campaign.x_prices).render_lines()
     snapshot = snapshot or plan.Snapshot()
     _, end, _ = plan.span(campaign, snapshot, now)
     going = [
