@@ -327,6 +327,7 @@ def daemon(
     import time
 
     from scheduler import dispatch, health
+    from scheduler.cards import require_shaping
     from scheduler.credentials import read_dotenv
     from scheduler.daemon import Daemon
     from scheduler.ledger import LedgerDamagedError
@@ -351,9 +352,7 @@ def daemon(
         webhook.alert("the daemon cannot start", str(exc))
         raise
     session.publisher.clock = clock
-    from scheduler.cards import require_shaping
-
-    require_shaping()
+    require_shaping()  # at start, not on the first card due: a server missing libraqm is told at once
     _banner(session, clock())
     if once:
         result = dispatch.step(session.publisher, clock())
