@@ -50,7 +50,7 @@ SCHEMA_VERSION = 2
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# The tables as the SQLAlchemy versions of this module made them (the same columns, types, keys and
+# The tables exactly as earlier releases made them (the same columns, types, keys and
 # constraint names), so their ledgers open unchanged. {id_type} is the one word the two databases
 # spell differently for an id that numbers new rows by itself: INTEGER (the primary key) in SQLite,
 # SERIAL in PostgreSQL. due, lease_until, retry_at, created_at and updated_at are UTC stamps
