@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from scheduler import content, plan, repo, text, timeline
 from scheduler.errors import Problem, SchedulerError, Severity
-from scheduler.models import Account, Campaign, Post, Recurrence
+from scheduler.models import Account, Campaign, Post, Recurrence, format_duration
 from scheduler.source import format_path
 
 T = TypeVar("T")
@@ -753,7 +753,7 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, timedelta):
-        return _duration(value)
+        return format_duration(value)
     if isinstance(value, Recurrence):
         return value.text
     if isinstance(value, (tuple, list)):
@@ -763,12 +763,3 @@ def _shown(value: Any) -> str:
     if isinstance(value, BaseModel):
         return "; ".join(f"{key}: {_shown(getattr(value, key))}" for key in type(value).model_fields)
     return str(value)
-
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
-    return "".join(parts) or "0m"

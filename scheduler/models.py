@@ -121,6 +121,16 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
+def format_duration(duration: timedelta) -> str:
+    """A duration as posts.yaml writes it (the inverse of parse_duration): 1h, 1h30m, 2d."""
+    seconds = int(duration.total_seconds())
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
+    return "".join(parts) or "0m"
+
+
 def localize(naive: datetime, zone: tzinfo) -> datetime:
     """A wall-clock time in `zone` as an aware instant.
 

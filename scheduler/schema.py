@@ -160,15 +160,5 @@ class _YamlSchema(GenerateJsonSchema):
 
     def encode_default(self, dft: Any) -> Any:
         if isinstance(dft, timedelta):
-            return _duration_text(dft)
+            return models.format_duration(dft)
         return super().encode_default(dft)
-
-
-def _duration_text(duration: timedelta) -> str:
-    """A duration as posts.yaml writes it: 1h, 1h30m, 2d."""
-    seconds = int(duration.total_seconds())
-    days, seconds = divmod(seconds, 86_400)
-    hours, seconds = divmod(seconds, 3_600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m"), (seconds, "s")) if n]
-    return "".join(parts) or "0m"
