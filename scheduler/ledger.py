@@ -341,12 +341,12 @@ class Ledger:
             condition = "state = :claimed AND claim = :take_over"
         else:
             condition = "state = :pending AND (retry_at IS NULL OR retry_at <= :now)"
-        changed = transaction.execute(
-            "UPDATE deliveries SET state = :claimed, claim = :token, owner = :owner, lease_until = :lease_until,"  # noqa: S608 (a constant condition)
-            " attempts = attempts + 1, updated_at = :now, fingerprint = COALESCE(:fingerprint, fingerprint)"
-            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
-            f" AND {condition}",
-            **_key(delivery),
+        changed = _update(
+            transaction,
+            delivery,
+            "state = :claimed, claim = :token, owner = :owner, lease_until = :lease_until,"
+            " attempts = attempts + 1, updated_at = :now, fingerprint = COALESCE(:fingerprint, fingerprint)",
+            condition,
             claimed=CLAIMED,
             pending=PENDING,
             take_over=take_over,
@@ -355,8 +355,8 @@ class Ledger:
             lease_until=stamp(now + lease),
             now=stamp(now),
             fingerprint=fingerprint or None,
-        ).rowcount
-        if changed != 1:
+        )
+        if not changed:
             return None
         row = _row(transaction, delivery)
         assert row is not None
@@ -374,19 +374,19 @@ class Ledger:
         lease: timedelta,
     ) -> None:
         """Record what an attempt did so far (and renew its lease); fails if the claim was lost."""
-        changed = transaction.execute(
-            "UPDATE deliveries SET memo = :memo, parts = :parts, lease_until = :lease_until, updated_at = :now"
-            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
-            " AND state = :claimed AND claim = :token",
-            **_key(delivery),
+        changed = _update(
+            transaction,
+            delivery,
+            "memo = :memo, parts = :parts, lease_until = :lease_until, updated_at = :now",
+            "state = :claimed AND claim = :token",
             claimed=CLAIMED,
             token=token,
             memo=json.dumps(memo),
             parts=json.dumps(parts),
             lease_until=stamp(now + lease),
             now=stamp(now),
-        ).rowcount
-        if changed != 1:
+        )
+        if not changed:
             raise SchedulerError(f"the claim on {delivery.key} was lost to another process")
 
     @_transaction(write=True)
@@ -403,12 +403,12 @@ class Ledger:
         retry_at: datetime | None = None,
     ) -> None:
         """End a claim: published, failed or unconfirmed, or back to pending for a retry."""
-        changed = transaction.execute(
-            "UPDATE deliveries SET state = :state, claim = NULL, lease_until = NULL, error = :error,"
-            " retry_at = :retry_at, updated_at = :now, parts = COALESCE(:parts, parts)"
-            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
-            " AND state = :claimed AND claim = :token",
-            **_key(delivery),
+        changed = _update(
+            transaction,
+            delivery,
+            "state = :state, claim = NULL, lease_until = NULL, error = :error,"
+            " retry_at = :retry_at, updated_at = :now, parts = COALESCE(:parts, parts)",
+            "state = :claimed AND claim = :token",
             claimed=CLAIMED,
             token=token,
             state=state,
@@ -417,43 +417,41 @@ class Ledger:
             retry_at=stamp(retry_at + timedelta(microseconds=999_999)) if retry_at else None,
             now=stamp(now),
             parts=json.dumps(parts) if parts is not None else None,
-        ).rowcount
-        if changed != 1:
+        )
+        if not changed:
             raise SchedulerError(f"the claim on {delivery.key} was lost to another process")
 
     @_transaction(write=True)
     def reopen(self, transaction: _Transaction, delivery: Delivery, now: datetime) -> bool:
         """Make a failed, expired, held or removed delivery pending again, for a person posting it by hand."""
-        changed = transaction.execute(
-            "UPDATE deliveries SET state = :pending, retry_at = NULL, updated_at = :now"
-            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
-            " AND state IN (:failed, :expired, :held, :removed)",
-            **_key(delivery),
+        return _update(
+            transaction,
+            delivery,
+            "state = :pending, retry_at = NULL, updated_at = :now",
+            "state IN (:failed, :expired, :held, :removed)",
             failed=FAILED,
             expired=EXPIRED,
             held=HELD,
             removed=REMOVED,
             pending=PENDING,
             now=stamp(now),
-        ).rowcount
-        return changed == 1
+        )
 
     @_transaction(write=True)
     def expire(
         self, transaction: _Transaction, delivery: Delivery, reason: str, now: datetime, state: str = EXPIRED
     ) -> bool:
         """End a pending delivery that will not go out (expired, held or removed); False if it was not pending."""
-        changed = transaction.execute(
-            "UPDATE deliveries SET state = :state, error = :reason, updated_at = :now"
-            " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
-            " AND state = :pending",
-            **_key(delivery),
+        return _update(
+            transaction,
+            delivery,
+            "state = :state, error = :reason, updated_at = :now",
+            "state = :pending",
             pending=PENDING,
             state=state,
             reason=reason,
             now=stamp(now),
-        ).rowcount
-        return changed == 1
+        )
 
     @_transaction(write=False)
     def records(
@@ -528,6 +526,15 @@ class Ledger:
         return {str(name): str(value) for name, value in rows if str(name).startswith(prefix)}
 
 
+_BY_KEY = " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
+
+
+def _update(transaction: _Transaction, delivery: Delivery, assignments: str, condition: str, **params: object) -> bool:
+    """Change the delivery's row if `condition` still holds (a compare-and-set); whether it did."""
+    sql = f"UPDATE deliveries SET {assignments}{_BY_KEY} AND {condition}"  # noqa: S608 (constant text)
+    return transaction.execute(sql, **_key(delivery), **params).rowcount == 1
+
+
 def _key(delivery: Delivery) -> dict[str, str]:
     """The parameters naming the delivery's row: post_id, due, account and language."""
     return {
@@ -546,8 +553,7 @@ def _one_of(column: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
 
 def _row(transaction: _Transaction, delivery: Delivery) -> tuple[Any, ...] | None:
     return transaction.execute(
-        f"SELECT {_COLUMNS} FROM deliveries"  # noqa: S608 (constant column names)
-        " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language",
+        f"SELECT {_COLUMNS} FROM deliveries{_BY_KEY}",  # noqa: S608 (constant text)
         **_key(delivery),
     ).fetchone()
 

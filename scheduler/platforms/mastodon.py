@@ -232,20 +232,9 @@ class MastodonPlatform:
 
     # ---- HTTP, and the server's answers mapped onto the platform error taxonomy
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        creating: bool,
-        data: Mapping[str, str] | list[tuple[str, str]] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        """One request; its JSON answer, or the error that says what may be done about it."""
-        return self._json(
-            self._send(method, path, creating=creating, data=data, files=files, headers=headers), creating=creating
-        )
+    def _call(self, method: str, path: str, *, creating: bool, **request: Any) -> Any:
+        """One request (as `_send` takes it); its JSON answer, or the error that says what may be done about it."""
+        return self._json(self._send(method, path, creating=creating, **request), creating=creating)
 
     def _send(
         self,
