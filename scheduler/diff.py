@@ -95,7 +95,7 @@ def opened(source: Source) -> Iterator[Path]:
     if source.revision is None:
         yield source.file
         return
-    with repo.Snapshot(source.revision.toplevel, source.revision.commit.sha) as root:
+    with repo.ExportedTree(source.revision.toplevel, source.revision.commit.sha) as root:
         yield root / source.file
 
 

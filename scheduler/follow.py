@@ -114,7 +114,7 @@ class Follower:
         refusal = self.signature_problem(commit)
         if refusal:
             return [refusal]
-        with repo.Snapshot(self.checkout, commit.sha, self.scratch) as root:
+        with repo.ExportedTree(self.checkout, commit.sha, self.scratch) as root:
             candidate = root / self.relative
             if not candidate.is_file():
                 return [f"{self.relative} is not in this commit"]

@@ -98,9 +98,9 @@ def export(repo: Path, revision: str, destination: Path) -> None:
             tar.extractall(destination, filter="data")
 
 
-class Snapshot:
+class ExportedTree:
     """A revision's tree exported to a scratch folder, removed on exit:
-    `with Snapshot(repo, "main") as root: content.check(root / "posts.yaml")`."""
+    `with ExportedTree(repo, "main") as root: content.check(root / "posts.yaml")`."""
 
     def __init__(self, repo: Path, revision: str, parent: Path | None = None) -> None:
         self.repo, self.revision, self.parent = repo, revision, parent

@@ -572,7 +572,6 @@ def test_secrets_stay_out_of_logs_errors_and_the_memo(
     bsky: PdsAccount, proxy: FaultProxy, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)  # urllib3's request lines included
-    caplog.set_level(logging.DEBUG, logger="scheduler")  # whatever level a command run earlier left it at
     platform = make_platform(bsky, tmp_path, service=proxy.url)
     platform.check()
     attempt = Attempt(outgoing("Sin secretos", "en ningún sitio", image=Image(png(8, 6), "image/png", "x", 8, 6)))

@@ -84,7 +84,8 @@ def common_options(command: F) -> F:
             handlers=[handler],
             force=True,
         )
-        logging.getLogger("scheduler").setLevel(logging.NOTSET)  # the daemon command raises it to INFO
+        ours = logging.getLogger("scheduler")
+        ours.setLevel(logging.NOTSET)  # the daemon command raises it to INFO, for as long as it runs
         # APScheduler narrates every wake-up at INFO: only its problems are news.
         logging.getLogger("apscheduler").setLevel(logging.DEBUG if debug else logging.WARNING)
         try:
@@ -97,6 +98,8 @@ def common_options(command: F) -> F:
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)", err=True)
             sys.exit(EXIT_PROBLEMS)
+        finally:
+            ours.setLevel(logging.NOTSET)  # a command run inside another program leaves its logging as it was
 
     return wrapper  # type: ignore[return-value]
 
