@@ -56,7 +56,6 @@ class Daemon:
         self.webhook = webhook
         self.heartbeat = heartbeat
         self.follower = follower
-        self._fetch_trouble: str | None = None
         self.exit_code = 0
         self.stopping = threading.Event()
         self.stepping = threading.Lock()
@@ -169,14 +168,15 @@ class Daemon:
         """Fetch the followed branch; put a new commit live if it passes, else report it once."""
         assert self.follower is not None
         follower = self.follower
+        troubled = follower.fetch_error  # the last fetch's failure, already reported
         try:
             found = follower.poll(datetime.now(UTC))
         except repo.GitError as exc:
-            if str(exc) != self._fetch_trouble:  # once per new trouble, not every minute
+            if str(exc) != troubled:  # once per new trouble, not every minute
                 log.warning(
                     "could not fetch %s (%s); still running %s", follower.settings.branch, exc, follower.live.short
                 )
-            self._fetch_trouble = str(exc)
+                self._beat()  # `status` says so now, not at the next beat
             return
         except Exception as exc:  # a scratch folder, a key file: the campaign runs on regardless
             log.error(
@@ -187,9 +187,9 @@ class Daemon:
                 exc_info=True,
             )
             return
-        if self._fetch_trouble is not None:
+        if troubled is not None:
             log.info("fetching %s works again", follower.settings.branch)
-            self._fetch_trouble = None
+            self._beat()
         if isinstance(found, follow.Rejection):
             self.webhook.alert("a commit was not put live", follow.announce(found, follower.live))
             self._beat()

@@ -360,3 +360,23 @@ def test_git_needs_a_checkout(folder: Path, run_cli: Callable[..., Result]) -> N
     result = run_cli("daemon", "--git", "--once")
     assert result.exit_code == 1
     assert "is not in a git checkout, so there is no branch to follow" in result.output
+
+
+def test_an_unreachable_remote_is_reported_once_and_the_campaign_runs_on(
+    file_forge: Forge, server: Callable[[Forge], Server], run_cli: Callable[..., Result]
+) -> None:
+    file_forge.push(campaign(("later", "Next week", now() + timedelta(days=7))), "Start")
+    daemon = server(file_forge)
+    daemon.start()
+    wait_for(lambda: "Running (pid" in daemon.said())
+    hidden = file_forge.origin.with_name("moved.git")
+    file_forge.origin.rename(hidden)  # the forge is down
+    wait_for(lambda: "could not fetch main" in daemon.said(), limit=15)
+    time.sleep(3)  # three more failed fetches
+    assert daemon.said().count("could not fetch main") == 1
+    status = run_cli("status", "--config", str(daemon.config))
+    assert any(line.startswith("  FETCH FAILING: git fetch: ") for line in status.lines), status.lines
+    hidden.rename(file_forge.origin)
+    wait_for(lambda: "fetching main works again" in daemon.said(), limit=15)
+    assert daemon.process is not None
+    assert daemon.process.poll() is None
