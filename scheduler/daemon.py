@@ -27,8 +27,9 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from scheduler import content, dispatch, follow, health, plan, presence, repo
+from scheduler import content, dispatch, engagement, follow, health, plan, presence, repo
 from scheduler.ledger import LedgerDamagedError, stamp
+from scheduler.platforms.base import Platform
 from scheduler.publish import Publisher
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ SHUTDOWN_BOUND = 30.0  # seconds an in-flight delivery may take to finish on SIG
 RETRY_STEP = timedelta(seconds=15)
 PREPARE_AHEAD = timedelta(seconds=60)
 HUNG_AFTER = 600.0  # seconds one step may run before the watchdog stops vouching for the daemon
+COLLECT_CLEAR_OF_STEP = timedelta(seconds=90)  # counts are not fetched this close to a due post
 
 
 class Daemon:
@@ -67,6 +69,7 @@ class Daemon:
         self._pause_seen = self._pause_setting()
         self._step_began: float | None = None
         self._last_step_ok = True
+        self._counters: dict[str, Platform] = {}  # the collector's own adapters: it runs beside the step
         self._state = publisher.project / "state"
         started = datetime.now(UTC).isoformat(timespec="seconds")
         self._advert = presence.Advert(
@@ -94,6 +97,7 @@ class Daemon:
                 self._ping, "interval", seconds=self.heartbeat.interval, id="heartbeat", next_run_time=datetime.now(UTC)
             )
         self._wake_at(self.clock())
+        self._collect_at(self.clock())
         health.ready()
         self.stopping.wait()
         health.stopping()
@@ -126,6 +130,8 @@ class Daemon:
             finally:
                 self._step_began = None
             self._last_step_ok = True
+            if any(outcome.state == "published" for outcome in result.outcomes):
+                self._collect_at(None)
             self.webhook.notify(result)
             if result.next_wake is not None and not self.stopping.is_set():
                 self._wake_at(result.next_wake)
@@ -163,6 +169,49 @@ class Daemon:
             self.publisher.prepare(p.delivery for p in coming if p.goes_out)
         except Exception as exc:  # only a head start: the step itself meets any real problem
             log.debug("preparing ahead failed: %s", exc)
+
+    def _collect_at(self, moment: datetime | None) -> None:
+        """Fetch engagement counts at `moment`, or (None) when the next falls due."""
+        campaign, ledger = self.publisher.campaign, self.publisher.ledger
+        if not campaign.stats.collect or self.stopping.is_set():
+            return
+        if moment is None:
+            try:
+                moment = engagement.next_due(campaign, ledger, self.clock())
+            except Exception as exc:  # the step reports ledger trouble
+                log.debug("could not plan the next fetch of counts: %s", exc)
+                moment = self.clock() + RETRY_STEP
+            if moment is None:
+                return
+        self.scheduler.add_job(
+            self._collect, DateTrigger(run_date=self._real(moment)), id="collect", replace_existing=True
+        )
+
+    def _collect(self) -> None:
+        """Fetch the counts that fell due, in a thread of their own and never close to a due post."""
+        campaign, ledger = self.publisher.campaign, self.publisher.ledger
+        if not campaign.stats.collect:  # turned off since this was planned
+            return
+        step = self.scheduler.get_job("step")
+        until_step = step.next_run_time - datetime.now(UTC) if step is not None and step.next_run_time else None
+        if until_step is not None and until_step < COLLECT_CLEAR_OF_STEP:
+            self._collect_at(self.clock() + until_step + COLLECT_CLEAR_OF_STEP)
+            return
+        try:
+            records = engagement.due(campaign, ledger, self.clock())
+            if records:
+                fetched = engagement.fetch(campaign, ledger, self._counter, records, self.clock(), self.clock)
+                log.info("fetched the counts of %d of %d published deliveries", fetched.stored, len(records))
+        except Exception as exc:  # counts can wait; a due post must not
+            log.error("fetching counts failed (%s); trying again in %s", exc, RETRY_STEP, exc_info=True)
+            self._collect_at(self.clock() + RETRY_STEP)
+            return
+        self._collect_at(None)
+
+    def _counter(self, account_id: str) -> Platform:
+        if account_id not in self._counters:
+            self._counters[account_id] = self.publisher.connect(account_id)
+        return self._counters[account_id]
 
     def _follow(self) -> None:
         """Fetch the followed branch; put a new commit live if it passes, else report it once."""
@@ -203,6 +252,7 @@ class Daemon:
             report = content.check(self.config, now=self.clock())
             if report.campaign is not None:
                 self.publisher.reload(report.campaign)
+                self._counters.clear()
         self._seen = self._stamp()
         self._beat()
         if report.campaign is None:  # it passed in a scratch copy: only a change on this disk explains this
@@ -212,6 +262,7 @@ class Daemon:
             return
         log.warning("now running commit %s (%d posts)", commit.describe(), len(report.campaign.posts))
         self._wake_at(self.clock())
+        self._collect_at(None)
 
     def _watch(self) -> None:
         stamp_now = self._stamp()
@@ -272,8 +323,10 @@ class Daemon:
             return False
         with self.stepping:
             self.publisher.reload(report.campaign)
+            self._counters.clear()
         log.warning("%s: reloaded %s (%d posts)", why, self.config, len(report.campaign.posts))
         self._wake_at(self.clock())
+        self._collect_at(None)
         return True
 
     def _stamp(self) -> tuple[int, int] | None:

@@ -734,7 +734,7 @@ def _campaign_changes(base: Campaign, head: Campaign) -> Iterator[SettingChange]
         before, after = _shown(getattr(base, name)), _shown(getattr(head, name))
         if before != after:
             yield SettingChange(name, before, after)
-    for section in ("queue", "defaults", "brand", "x_prices"):
+    for section in ("queue", "defaults", "brand", "x_prices", "stats"):
         old, new = getattr(base, section), getattr(head, section)
         if old is None or new is None:
             if old != new:

@@ -15,6 +15,7 @@ its memory stayed with the daemon.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from scheduler.errors import SchedulerError
 from scheduler.files import default_ledger_url
 from scheduler.models import Delivery
+from scheduler.platforms.base import Counts
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,7 +48,7 @@ PENDING, CLAIMED, PUBLISHED, FAILED, UNCONFIRMED, EXPIRED, HELD, REMOVED = (
 )
 # What went out, or may have: never sent again by an edit.
 OUT = (PUBLISHED, UNCONFIRMED, CLAIMED)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -58,7 +60,7 @@ R = TypeVar("R")
 # claimer's host:pid and claim its token; memo is the platform adapter's own state and parts what was
 # created ([{"id": ..., "url": ...}]), both JSON; fingerprint is what it publishes (text and card), to
 # recognise a repeat.
-_TABLES = (
+_TABLES: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS deliveries (
     id {id_type} NOT NULL,
     post_id VARCHAR(64) NOT NULL,
@@ -87,12 +89,31 @@ _TABLES = (
     PRIMARY KEY (name)
 )""",
 )
+# Engagement counts of published deliveries, one row per fetch, so they have a history. A count the
+# platform does not report is NULL, never 0.
+_SNAPSHOTS = (
+    """CREATE TABLE IF NOT EXISTS snapshots (
+    id {id_type} NOT NULL,
+    delivery_id INTEGER NOT NULL,
+    fetched_at VARCHAR(20) NOT NULL,
+    likes INTEGER,
+    reposts INTEGER,
+    replies INTEGER,
+    quotes INTEGER,
+    impressions INTEGER,
+    PRIMARY KEY (id),
+    CONSTRAINT snapshot_delivery FOREIGN KEY (delivery_id) REFERENCES deliveries (id)
+)""",
+    "CREATE INDEX IF NOT EXISTS snapshots_by_delivery ON snapshots (delivery_id, fetched_at)",
+)
+_TABLES += _SNAPSHOTS
 _VERSION_TABLE = """CREATE TABLE IF NOT EXISTS schema_version (
     version INTEGER NOT NULL
 )"""
 # Steps from version N-1 to N, as SQL both SQLite and PostgreSQL accept.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE deliveries ADD COLUMN fingerprint VARCHAR(64)",),
+    3: _SNAPSHOTS,
 }
 
 # A Record's columns in _record's order, by name: a ledger migrated from version 1 has fingerprint last.
@@ -525,6 +546,64 @@ class Ledger:
         ).fetchall()
         return {str(name): str(value) for name, value in rows if str(name).startswith(prefix)}
 
+    @_transaction(write=False)
+    def published_with_last_fetch(self, transaction: _Transaction) -> list[tuple[Record, datetime | None]]:
+        """Every published delivery, oldest first, with when its counts were last fetched (None: never)."""
+        rows = transaction.execute(
+            f"SELECT {_COLUMNS}, (SELECT MAX(fetched_at) FROM snapshots WHERE delivery_id = deliveries.id)"  # noqa: S608
+            " FROM deliveries WHERE state = :published ORDER BY updated_at, id",
+            published=PUBLISHED,
+        ).fetchall()
+        return [(_record(row[:-1]), parse_stamp(row[-1]) if row[-1] else None) for row in rows]
+
+    @_transaction(write=True)
+    def add_snapshots(self, transaction: _Transaction, counts: list[tuple[Delivery, Counts]], now: datetime) -> None:
+        """Store the counts fetched for these deliveries at `now`, in one transaction."""
+        for delivery, found in counts:
+            transaction.execute(
+                "INSERT INTO snapshots (delivery_id, fetched_at, likes, reposts, replies, quotes, impressions)"  # noqa: S608
+                f" SELECT id, :now, :likes, :reposts, :replies, :quotes, :impressions FROM deliveries{_BY_KEY}",
+                **_key(delivery),
+                now=stamp(now),
+                **dataclasses.asdict(found),
+            )
+
+    @_transaction(write=False)
+    def snapshots(self, transaction: _Transaction) -> dict[str, list[tuple[datetime, Counts]]]:
+        """Every stored fetch of counts, oldest first, by delivery key."""
+        found: dict[str, list[tuple[datetime, Counts]]] = {}
+        for *key, fetched_at, likes, reposts, replies, quotes, impressions in transaction.execute(
+            "SELECT d.post_id, d.due, d.account, d.language, s.fetched_at, s.likes, s.reposts, s.replies, s.quotes,"
+            " s.impressions FROM snapshots s JOIN deliveries d ON d.id = s.delivery_id ORDER BY s.fetched_at, s.id"
+        ).fetchall():
+            post_id, due, account, language = key
+            delivery = Delivery(parse_stamp(due), post_id, account, language)
+            found.setdefault(delivery.key, []).append(
+                (parse_stamp(fetched_at), Counts(likes, reposts, replies, quotes, impressions))
+            )
+        return found
+
+    @_transaction(write=True)
+    def spend(self, transaction: _Transaction, name: str, wanted: int, budget: int) -> int:
+        """Take up to `wanted` from the budget counted in setting `name` (a negative `wanted` gives back);
+        how much was taken. Daemons sharing the ledger take turns: the write lock, or the row's."""
+        if transaction.dialect == "postgresql":
+            transaction.execute(
+                "INSERT INTO settings (name, value) VALUES (:name, '0') ON CONFLICT (name) DO NOTHING", name=name
+            )
+            row = transaction.execute("SELECT value FROM settings WHERE name = :name FOR UPDATE", name=name).fetchone()
+        else:
+            row = transaction.execute("SELECT value FROM settings WHERE name = :name", name=name).fetchone()
+        used = int(row[0]) if row is not None else 0
+        taken = max(min(wanted, budget - used), -used)
+        transaction.execute(
+            "INSERT INTO settings (name, value) VALUES (:name, :value)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name=name,
+            value=str(used + taken),
+        )
+        return taken
+
 
 _BY_KEY = " WHERE post_id = :post_id AND due = :due AND account = :account AND language = :language"
 
@@ -601,8 +680,8 @@ def _migrate(transaction: _Transaction) -> None:
         transaction.execute("SELECT pg_advisory_xact_lock(7301862450)")
     transaction.execute(_VERSION_TABLE)
     row = transaction.execute("SELECT version FROM schema_version").fetchone()
+    id_type = "SERIAL" if transaction.dialect == "postgresql" else "INTEGER"
     if row is None:
-        id_type = "SERIAL" if transaction.dialect == "postgresql" else "INTEGER"
         for statement in _TABLES:
             transaction.execute(statement.format(id_type=id_type))
         transaction.execute("INSERT INTO schema_version (version) VALUES (:version)", version=SCHEMA_VERSION)
@@ -615,7 +694,7 @@ def _migrate(transaction: _Transaction) -> None:
         )
     for version in range(current + 1, SCHEMA_VERSION + 1):
         for statement in MIGRATIONS.get(version, ()):
-            transaction.execute(statement)
+            transaction.execute(statement.format(id_type=id_type))
         transaction.execute("UPDATE schema_version SET version = :version", version=version)
 
 

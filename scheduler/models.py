@@ -584,6 +584,11 @@ class BlueskyAccount(AccountBase):
         Field(json_schema_extra=_written(_HANDLE_PATTERN, "not a Bluesky handle such as name.bsky.social")),
     ] = Field(description="The account's handle, such as name.bsky.social.")
     service: HttpUrl = Field("https://bsky.social", description="The server (PDS) the account lives on.")
+    appview: HttpUrl = Field(
+        "https://public.api.bsky.app",
+        description="Where `stats` reads likes, reposts, replies and quotes: a Bluesky AppView (a PDS alone has no "
+        "counts). The public one needs no login.",
+    )
 
 
 class OutboxAccount(AccountBase):
@@ -917,7 +922,36 @@ class XPrices(Model):
     post: Price = Field(Decimal("0.015"), description="What X charges for a post without a link.")
     post_with_link: Price = Field(Decimal("0.20"), description="What X charges for a post with a link.")
     currency: Currency = Field("USD", description="The currency of these prices, three letters.")
+    owned_read: Price = Field(
+        Decimal("0.001"), description="What X charges to read one of the account's own posts (for `stats`)."
+    )
     as_of: Day = Field(date(2026, 2, 6), description="The date these prices were taken from X's price page.")
+
+
+def _checkpoints(value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+    if any(after <= timedelta(0) for after in value):
+        raise ValueError("each time after a delivery must be more than 0, such as 1h")
+    return tuple(sorted(set(value)))
+
+
+class Stats(Model):
+    """Engagement counts (likes, reposts, replies, quotes) fetched back from the platforms: the optional `stats`
+    section of posts.yaml."""
+
+    collect: bool = Field(
+        True, description="false: the daemon never fetches counts on its own (run.py stats still does, when asked)."
+    )
+    after: Annotated[tuple[Duration, ...], AfterValidator(_checkpoints)] = Field(
+        (timedelta(hours=1), timedelta(days=1), timedelta(days=7)),
+        min_length=1,
+        description="When the daemon fetches a published post's counts, after it went out: such as [1h, 24h, 7d].",
+    )
+    x_reads_per_month: int = Field(
+        0,
+        ge=0,
+        description="How many of its own posts may be read back from X each calendar month (UTC). X charges for "
+        "every read (x_prices.owned_read), so the default 0 never reads X.",
+    )
 
 
 class Campaign(Model):
@@ -952,6 +986,7 @@ class Campaign(Model):
     x_prices: XPrices = Field(
         XPrices(), description="What X charges per post, for the cost estimate in validate -v and the preview."
     )
+    stats: Stats = Field(Stats(), description="When engagement counts are fetched back from the platforms.")
 
     def accounts_of(self, post: Post) -> tuple[str, ...]:
         """The account ids a post goes to: its own list, else the campaign default, else all."""
@@ -971,4 +1006,5 @@ SECTIONS: dict[str, Any] = {
     "accounts": dict[str, Account],
     "queue": Queue,
     "x_prices": XPrices,
+    "stats": Stats,
 }

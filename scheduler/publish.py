@@ -89,12 +89,14 @@ class Publisher:
 
     def platform(self, account_id: str) -> Platform:
         if account_id not in self._platforms:
-            account = self.campaign.accounts[account_id]
-            secrets = self.credentials.for_account(account_id, account.platform)
-            self._platforms[account_id] = connect(
-                account_id, account, secrets, self.project, self.sessions, self.timeout
-            )
+            self._platforms[account_id] = self.connect(account_id)
         return self._platforms[account_id]
+
+    def connect(self, account_id: str) -> Platform:
+        """A new adapter for the account, shared with nobody (for a thread of its own)."""
+        account = self.campaign.accounts[account_id]
+        secrets = self.credentials.for_account(account_id, account.platform)
+        return connect(account_id, account, secrets, self.project, self.sessions, self.timeout)
 
     def outgoing(self, delivery: Delivery, platform: Platform | None = None) -> Outgoing:
         """Exactly what the delivery publishes: its text (split into a thread if the post asks) and card."""

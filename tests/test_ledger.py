@@ -17,8 +17,18 @@ import psycopg
 import pytest
 
 from scheduler.errors import SchedulerError
-from scheduler.ledger import CLAIMED, EXPIRED, FAILED, PENDING, PUBLISHED, Ledger, LedgerDamagedError
+from scheduler.ledger import (
+    CLAIMED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    PUBLISHED,
+    SCHEMA_VERSION,
+    Ledger,
+    LedgerDamagedError,
+)
 from scheduler.models import Delivery
+from scheduler.platforms.base import Counts
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
@@ -265,10 +275,13 @@ def make_old_ledger(url: str, version: int, *rows: str) -> None:
     run_sql(url, *statements, *rows)
 
 
-def test_a_new_ledger_has_the_schema_sqlalchemy_made(url: str, second_url: str) -> None:
+def test_a_new_ledger_has_the_schema_an_old_one_is_migrated_to(url: str, second_url: str) -> None:
     Ledger(url).close()
     make_old_ledger(second_url, 2)
+    before = schema(second_url)
+    Ledger(second_url).close()  # migration 3 adds the snapshots table and its index, and nothing else
     assert schema(url) == schema(second_url)
+    assert set(schema(second_url)) - set(before) == {s for s in schema(url) if "snapshots" in str(s)}
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -302,9 +315,9 @@ def test_a_ledger_made_by_the_sqlalchemy_versions_opens_unchanged(url: str, seco
     assert claimed.fingerprint == "f" * 32
     assert [r.delivery for r in ledger.records(newest_first=False)] == [DELIVERY, later]
     ledger.close()
-    assert run_sql(url, "SELECT version FROM schema_version") == [(2,)]
+    assert run_sql(url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     assert run_sql(url, "SELECT id FROM deliveries ORDER BY id") == [(1,), (2,)]
-    if version == 2:  # left exactly as it was
+    if version == 2:  # migrated to exactly what a new ledger is (version 1 has fingerprint last)
         Ledger(second_url).close()
         assert schema(url) == schema(second_url)
 
@@ -425,3 +438,49 @@ def test_a_sqlite_ledger_loads_neither_psycopg_nor_sqlalchemy(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     loaded = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, cwd=ROOT, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def _published(ledger: Ledger, delivery: Delivery, at: datetime) -> None:
+    ledger.ensure(delivery, at)
+    ledger.claim(delivery, "t", at, LEASE)
+    ledger.finish(delivery, "t", PUBLISHED, at, parts=[{"id": "1", "url": "u"}])
+
+
+def test_snapshots_keep_a_history_per_delivery_and_none_stays_none(url: str) -> None:
+    ledger = Ledger(url)
+    other = Delivery(NOW, "us-out-of-haiti", "mastodon", "en")
+    _published(ledger, DELIVERY, NOW)
+    _published(ledger, other, NOW)
+    assert [fetched for _, fetched in ledger.published_with_last_fetch()] == [None, None]
+    ledger.add_snapshots([(DELIVERY, Counts(likes=1, reposts=0, replies=0))], NOW + timedelta(hours=1))
+    ledger.add_snapshots(
+        [(DELIVERY, Counts(likes=4, reposts=2, replies=1)), (other, Counts(likes=0))], NOW + timedelta(days=1)
+    )
+    history = ledger.snapshots()
+    assert history[DELIVERY.key] == [
+        (NOW + timedelta(hours=1), Counts(likes=1, reposts=0, replies=0)),
+        (NOW + timedelta(days=1), Counts(likes=4, reposts=2, replies=1)),
+    ]
+    assert history[other.key] == [(NOW + timedelta(days=1), Counts(likes=0))]  # quotes unknown, not 0
+    assert {r.delivery.key: f for r, f in ledger.published_with_last_fetch()} == {
+        DELIVERY.key: NOW + timedelta(days=1),
+        other.key: NOW + timedelta(days=1),
+    }
+
+
+def test_spending_a_budget_never_passes_it_across_processes(url: str) -> None:
+    ledgers = [Ledger(url) for _ in range(4)]
+    taken: list[int] = []
+
+    def take(ledger: Ledger) -> None:
+        for _ in range(5):
+            taken.append(ledger.spend("stats/x-reads/2026-12", 3, 40))
+
+    threads = [threading.Thread(target=take, args=(ledger,)) for ledger in ledgers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(taken) == 40 and ledgers[0].setting("stats/x-reads/2026-12") == "40"
+    assert ledgers[0].spend("stats/x-reads/2026-12", -5, 40) == -5  # a failed read is given back
+    assert ledgers[0].spend("stats/x-reads/2026-12", -100, 40) == -35  # never below nothing

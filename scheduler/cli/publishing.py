@@ -27,10 +27,11 @@ from scheduler.cli.common import (
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
-from scheduler.models import Campaign, Delivery
+from scheduler.models import AccountBase, Campaign, Delivery, OutboxAccount
 
 if TYPE_CHECKING:
     from scheduler.follow import Follower, Settings
+    from scheduler.platforms.base import Counts
 
 
 @cli.command()
@@ -152,13 +153,15 @@ def status(
     """Which daemon is live, whether publishing is paused, the next deliveries (local time and UTC,
     account, language), what is held or late, then the recent deliveries newest first: their state,
     when they were due and when they went out, URLs and errors."""
-    from scheduler import dispatch, plan, presence
+    from scheduler import dispatch, engagement, plan, presence
 
     moment = now or datetime.now(UTC)
     session = _open(config, ledger_url, moment, beside_daemon=True)
     campaign, ledger = session.campaign, session.ledger
     snapshot = plan.Snapshot.read(ledger)
     records = ledger.records(limit=limit)
+    counts = {key: history[-1] for key, history in ledger.snapshots().items()}
+    troubles = engagement.troubles(ledger)
     coming = plan.upcoming(campaign, snapshot, moment, limit)
     held = plan.held(campaign, snapshot, moment)
     daemons = presence.live_daemons(ledger.settings_named(presence.SETTING_PREFIX), datetime.now(UTC))
@@ -171,7 +174,12 @@ def status(
             "upcoming": [_delivery_json(p.delivery, campaign) for p in coming],
             "held": [{**_delivery_json(p.delivery, campaign), "reason": p.note} for p in held],
             "late": [_record_json(r, campaign) for r in late],
-            "recent": [_record_json(r, campaign) for r in records],
+            "recent": [
+                {**_record_json(r, campaign), "counts": _counts_json(counts.get(r.delivery.key))} for r in records
+            ],
+            "counts_failing": {
+                account: {"error": t.error, "next_try_utc": _utc(t.not_before)} for account, t in troubles.items()
+            },
         }
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
@@ -209,6 +217,34 @@ def status(
             click.echo(f"      {url}")
         if record.error:
             click.echo(f"      {record.error}")
+        if record.state == "published" and delivery.account in campaign.accounts:
+            click.echo(f"      {_counts_line(counts.get(delivery.key), campaign, campaign.accounts[delivery.account])}")
+    for account, trouble in troubles.items():
+        click.echo(
+            f"COUNTS FAILING for {account}: {trouble.error}; next try after {_when(trouble.not_before, campaign)}"
+        )
+
+
+def _counts_line(latest: tuple[datetime, Counts] | None, campaign: Campaign, account: AccountBase) -> str:
+    from scheduler import engagement
+
+    if isinstance(account, OutboxAccount):
+        return "counts: none (an outbox is read by nobody)"
+    if latest is None:
+        return "counts: not fetched yet"
+    fetched, found = latest
+    return f"counts: {engagement.describe(found)} (fetched {_when(fetched, campaign)})"
+
+
+def _counts_json(latest: tuple[datetime, Counts] | None) -> dict[str, Any] | None:
+    if latest is None:
+        return None
+    fetched, found = latest
+    return {**dataclasses.asdict(found), "engagement": found.engagement, "fetched_utc": _utc(fetched)}
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _show_branch(standing: dict[str, Any]) -> None:
@@ -370,6 +406,8 @@ def daemon(
             )
         if result.paused:
             click.echo("paused: nothing was published")
+        if session.campaign.stats.collect:
+            _collect_once(session, clock())
         sys.exit(EXIT_PROBLEMS if result.troubled else 0)
     try:
         heartbeat = health.Heartbeat.from_environment(settings)
@@ -380,6 +418,20 @@ def daemon(
     code = Daemon(config, session.publisher, clock, webhook, heartbeat, follower).run()
     click.echo(f"Stopped after {time.monotonic() - started:.0f} s.")
     sys.exit(code)
+
+
+def _collect_once(session: _Session, now: datetime) -> None:
+    """What the daemon fetches on its own: the counts due a fetch (a failure is reported, not fatal)."""
+    from scheduler import engagement
+
+    records = engagement.due(session.campaign, session.ledger, now)
+    if records:
+        fetched = engagement.fetch(
+            session.campaign, session.ledger, session.publisher.platform, records, now, session.publisher.clock
+        )
+        click.echo(f"counts: fetched {fetched.stored} of {len(records)} due")
+        for account in fetched.failed:
+            click.echo(f"counts of {account.account} failed: {account.error}")
 
 
 def _catch_up(config: Path, settings: Settings, webhook: Any, now: datetime) -> Follower:

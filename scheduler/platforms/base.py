@@ -61,6 +61,22 @@ class Attempt:
     resuming: bool = False
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a platform reports of one published post, at one moment. None: the platform does not count it."""
+
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    impressions: int | None = None  # views, where the platform counts them (X)
+
+    @property
+    def engagement(self) -> int:
+        """Likes, reposts, replies and quotes together: what people did with the post (views excluded)."""
+        return sum(n for n in (self.likes, self.reposts, self.replies, self.quotes) if n is not None)
+
+
 class Platform(Protocol):
     name: str
 
@@ -75,6 +91,10 @@ class Platform(Protocol):
 
     def prepare(self) -> None:
         """Load the client and open a session ahead of a due time, so the post is not late."""
+
+    def counts(self, ids: list[str]) -> dict[str, Counts]:
+        """The current counts of these published posts (their first parts' ids), by id; a post the
+        platform no longer has is left out."""
 
 
 class PlatformError(SchedulerError):

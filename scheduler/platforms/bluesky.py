@@ -45,6 +45,7 @@ from scheduler.platforms.base import (
     AmbiguousError,
     Attempt,
     AuthError,
+    Counts,
     Image,
     PermanentError,
     PlatformError,
@@ -57,6 +58,7 @@ from scheduler.platforms.bluesky_facets import Facet, detect_facets
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
+GET_POSTS_LIMIT = 25  # app.bsky.feed.getPosts takes at most this many URIs a call
 MAX_TEXT_CHARACTERS = 3000  # the lexicon's maxLength for a post's text (graphemes are the PDS's to count)
 REFRESH_AHEAD = timedelta(minutes=15)  # refresh an access token this long before it expires, as the SDK did
 SESSION_FORMAT = "slogan-scheduler/bluesky-session/1"
@@ -241,6 +243,24 @@ class BlueskyPlatform:
             attempt.memo["cids"] = list(cids)
             attempt.save()
         return Published(tuple(attempt.done))
+
+    def counts(self, ids: list[str]) -> dict[str, Counts]:
+        """From the AppView (a PDS keeps records, not counts), which needs no login: up to 25 posts a call."""
+        found: dict[str, Counts] = {}
+        appview = _xrpc_base(str(self.account.appview))
+        for start in range(0, len(ids), GET_POSTS_LIMIT):
+            batch = ids[start : start + GET_POSTS_LIMIT]
+            with self._guard("reading counts from the AppView"):
+                answer = self._xrpc("GET", "app.bsky.feed.getPosts", base=appview, params={"uris": batch})
+            for view in answer.get("posts") or []:
+                if isinstance(view, dict) and view.get("uri") in batch:
+                    found[view["uri"]] = Counts(
+                        likes=view.get("likeCount"),
+                        reposts=view.get("repostCount"),
+                        replies=view.get("replyCount"),
+                        quotes=view.get("quoteCount"),
+                    )
+        return found
 
     # --- session ------------------------------------------------------------------------------
 
@@ -499,7 +519,8 @@ class BlueskyPlatform:
         nsid: str,
         *,
         token: str | None = None,
-        params: dict[str, str] | None = None,
+        base: str | None = None,
+        params: Mapping[str, str | list[str]] | None = None,
         body: dict[str, Any] | None = None,
         data: bytes | None = None,
         content_type: str | None = None,
@@ -510,7 +531,7 @@ class BlueskyPlatform:
         try:
             response = self._http.request(
                 method,
-                f"{self._base}/{nsid}",
+                f"{base or self._base}/{nsid}",
                 params=params,
                 json=body,
                 data=data,

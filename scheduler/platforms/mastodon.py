@@ -27,6 +27,7 @@ from scheduler.platforms.base import (
     AmbiguousError,
     Attempt,
     AuthError,
+    Counts,
     PermanentError,
     Published,
     RemotePart,
@@ -62,6 +63,10 @@ class StatusJson(TypedDict):
     uri: str
     url: NotRequired[str | None]
     media_attachments: NotRequired[list[MediaJson] | None]
+    replies_count: NotRequired[int]
+    reblogs_count: NotRequired[int]
+    favourites_count: NotRequired[int]
+    quotes_count: NotRequired[int]  # Mastodon 4.5 on; earlier servers have no quotes
 
 
 class StatusLimitsJson(TypedDict, total=False):
@@ -179,6 +184,23 @@ class MastodonPlatform:
             attempt.memo.pop("creating_at", None)
             attempt.save()
         return Published(tuple(attempt.done))
+
+    def counts(self, ids: list[str]) -> dict[str, Counts]:
+        # One status at a time: GET /api/v1/statuses/:id is what every server has. The counts are what
+        # this server has seen, which for a post federated far may be less than the whole network's.
+        found: dict[str, Counts] = {}
+        for status_id in ids:
+            response = self._send("GET", f"/api/v1/statuses/{_segment(status_id)}", creating=False)
+            if response.status_code == 404:
+                continue  # deleted: it has no counts any more
+            status = cast(StatusJson, self._json(response))
+            found[status_id] = Counts(
+                likes=status.get("favourites_count"),
+                reposts=status.get("reblogs_count"),
+                replies=status.get("replies_count"),
+                quotes=status.get("quotes_count"),
+            )
+        return found
 
     def _upload(self, attempt: Attempt) -> str:
         image = attempt.outgoing.image

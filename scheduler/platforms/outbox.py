@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.files import write_atomic
-from scheduler.platforms.base import Attempt, PermanentError, Published, RemotePart
+from scheduler.platforms.base import Attempt, Counts, PermanentError, Published, RemotePart
 
 
 class OutboxPlatform:
@@ -45,6 +45,10 @@ class OutboxPlatform:
 
     def prepare(self) -> None:
         """Nothing to open: a folder."""
+
+    def counts(self, ids: list[str]) -> dict[str, Counts]:
+        """Nobody reads a folder: it has no counts."""
+        return {}
 
     def publish(self, attempt: Attempt) -> Published:
         outgoing = attempt.outgoing

@@ -8,6 +8,7 @@ resumes with that record set stops and asks a person to look.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from scheduler.platforms.base import (
     AmbiguousError,
     Attempt,
     AuthError,
+    Counts,
     Image,
     PermanentError,
     PlatformError,
@@ -33,6 +35,7 @@ from scheduler.platforms.base import (
 
 X_API = "https://api.twitter.com"  # tweepy's hard-coded host; every request is signed for it
 MAX_ALT_CHARS = 1000
+GET_TWEETS_LIMIT = 100  # GET /2/tweets takes at most this many ids a call
 # Uploaded media expire (X says after `expires_after_secs`, a day); re-upload this long before that
 # rather than have a late retry fail with "Your media IDs are invalid".
 MEDIA_EXPIRY_MARGIN = 3600
@@ -126,6 +129,30 @@ class XPlatform:
             del memo["creating"]
             attempt.save()
         return Published(tuple(attempt.done))
+
+    def counts(self, ids: list[str]) -> dict[str, Counts]:
+        """public_metrics, up to 100 posts a call. X charges for each post it returns: the caller keeps
+        to the month's read budget."""
+        found: dict[str, Counts] = {}
+        for start in range(0, len(ids), GET_TWEETS_LIMIT):
+            batch = ids[start : start + GET_TWEETS_LIMIT]
+            tweets: list[Any] | None = self._call(
+                "reading counts (GET /2/tweets)",
+                functools.partial(self._tweets, batch),
+            )
+            for tweet in tweets or []:  # a deleted post is in the answer's errors, not its data
+                metrics = getattr(tweet, "public_metrics", None) or {}
+                found[str(tweet.id)] = Counts(
+                    likes=metrics.get("like_count"),
+                    reposts=metrics.get("retweet_count"),
+                    replies=metrics.get("reply_count"),
+                    quotes=metrics.get("quote_count"),
+                    impressions=metrics.get("impression_count"),
+                )
+        return found
+
+    def _tweets(self, ids: list[str]) -> list[Any] | None:
+        return self.client.get_tweets(ids=ids, tweet_fields=["public_metrics"], user_auth=True).data  # type: ignore[no-any-return]
 
     # ---- steps
 

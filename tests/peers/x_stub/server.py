@@ -12,13 +12,24 @@ Endpoints (all need OAuth 1.0a user context, HMAC-SHA1, checked for real):
                               "edit_history_tweet_ids"}}``; weighted length over 280 -> 400, the same text twice
                               from one user -> 403 duplicate content, more than 4 media or media that are not the
                               user's -> 400, a reply to an unknown tweet -> 403.
+- ``GET /2/tweets``           ``?ids=1,2&tweet.fields=public_metrics`` -> 200 ``{"data": [{"id", "text",
+                              "edit_history_tweet_ids", "public_metrics"}], "errors": [...]}``: ids not found go to
+                              ``errors`` as X's partial "Not Found Error" (no ``data`` when none is found);
+                              ``public_metrics`` only when ``tweet.fields`` asks for it (X's other tweet fields,
+                              ``expansions`` and ``*.fields`` are accepted and left out). Missing or more than 100
+                              ids, a non-numeric id, a repeated or unknown parameter or tweet field -> 400.
+                              ``reply_count`` counts replies posted here; the other counts are 0 until
+                              ``POST /_stub/metrics`` sets them. Every post returned counts as one read.
 - ``GET /2/users/me``         -> 200 ``{"data": {"id", "name", "username"}}``.
 
 Every authenticated response carries ``x-rate-limit-limit/-remaining/-reset``; ``POST /2/tweets`` also carries
 ``x-user-limit-24hour-limit/-remaining/-reset``. Limits are per user and configurable; over a limit -> 429.
 
 Test control API under ``/_stub/`` (not part of X, no auth): ``POST /_stub/faults``, ``GET /_stub/faults``,
-``DELETE /_stub/faults``, ``GET /_stub/state``, ``POST /_stub/reset``.
+``DELETE /_stub/faults``, ``GET /_stub/state`` (``reads``: posts returned by ``GET /2/tweets`` per user id, as X
+bills reads), ``POST /_stub/reset``, ``POST /_stub/metrics`` ``{"tweet_id", "like_count", "retweet_count",
+"quote_count", "bookmark_count", "impression_count"}`` (any subset; unknown tweet -> 404, a count that is not a
+non-negative integer -> 400).
 
 Signatures are checked against the URL the client *signed*, ``signed_base_url + path`` (default
 ``https://api.twitter.com``): the adapter aims tweepy at the stub with a URL-rewriting ``requests`` adapter, so
@@ -73,8 +84,9 @@ TWITTER_EPOCH_MS: Final = 1_288_834_974_657
 UPLOAD: Final = ("POST", "/2/media/upload")
 METADATA: Final = ("POST", "/2/media/metadata")
 TWEETS: Final = ("POST", "/2/tweets")
+LOOKUP: Final = ("GET", "/2/tweets")
 ME: Final = ("GET", "/2/users/me")
-ENDPOINTS: Final = (UPLOAD, METADATA, TWEETS, ME)
+ENDPOINTS: Final = (UPLOAD, METADATA, TWEETS, LOOKUP, ME)
 
 # X's own wording, as its API returns it (see the tweepy/X issue threads quoted in the report).
 TOO_LONG_MESSAGE: Final = (
@@ -92,6 +104,7 @@ UNSUPPORTED_AUTH_DETAIL: Final = (
     "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported authentication "
     "types are [OAuth 1.0a User Context, OAuth 2.0 User Context]."
 )
+NOT_FOUND_TYPE: Final = "https://api.twitter.com/2/problems/resource-not-found"
 
 ONE_SHOT_CATEGORIES: Final = frozenset({"tweet_image", "dm_image"})
 IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/pjpeg", "image/png", "image/webp", "image/bmp", "image/tiff"})
@@ -112,6 +125,34 @@ TWEET_FIELDS: Final = frozenset(
     }
 )
 ME_QUERY_PARAMS: Final = ("expansions", "tweet.fields", "user.fields")
+LOOKUP_QUERY_PARAMS: Final = (
+    "ids",
+    "expansions",
+    "media.fields",
+    "place.fields",
+    "poll.fields",
+    "tweet.fields",
+    "user.fields",
+)
+MAX_LOOKUP_IDS: Final = 100
+# X's tweet.fields enumeration, comma-joined as its 400 lists it: a bad name is a 400 though only one is rendered.
+LOOKUP_TWEET_FIELDS: Final = (
+    "article,attachments,author_id,card_uri,community_id,context_annotations,conversation_id,created_at,"
+    "display_text_range,edit_controls,edit_history_tweet_ids,entities,geo,id,in_reply_to_user_id,lang,media_metadata,"
+    "non_public_metrics,note_tweet,organic_metrics,possibly_sensitive,promoted_metrics,public_metrics,"
+    "referenced_tweets,reply_settings,scopes,source,suggested_source_links,suggested_source_links_with_counts,text,"
+    "withheld"
+)
+# In X's order; reply_count is not settable: it counts the replies actually posted to the stub.
+PUBLIC_METRICS: Final = (
+    "retweet_count",
+    "reply_count",
+    "like_count",
+    "quote_count",
+    "bookmark_count",
+    "impression_count",
+)
+SETTABLE_METRICS: Final = tuple(name for name in PUBLIC_METRICS if name != "reply_count")
 OAUTH_REQUIRED: Final = (
     "oauth_consumer_key",
     "oauth_token",
@@ -197,6 +238,7 @@ DEFAULT_RATE_LIMITS: Final[Mapping[tuple[str, str], RateLimit]] = {
     UPLOAD: RateLimit(500, 900),
     METADATA: RateLimit(500, 900),
     TWEETS: RateLimit(100, 900),
+    LOOKUP: RateLimit(900, 900),  # X's documented per-user limit for post lookup
     ME: RateLimit(75, 900),
 }
 DEFAULT_TWEETS_24H: Final = 100
@@ -411,6 +453,7 @@ class TweetRecord:
     in_reply_to_tweet_id: str | None
     created_at: float
     body: JSON
+    metrics: dict[str, int] = field(default_factory=dict)  # the settable public_metrics; unset ones are 0
 
     def as_json(self) -> JSON:
         return {
@@ -518,7 +561,7 @@ class _FaultPlan:
 
 class XStub:
     """The X API v2 stub. ``XStub(credentials=[...]).start()``; then ``.url``, ``.state()``, ``.add_fault()``,
-    ``.clear_faults()``, ``.reset()``, ``.stop()``. Also a context manager."""
+    ``.clear_faults()``, ``.set_metrics()``, ``.reset()``, ``.stop()``. Also a context manager."""
 
     def __init__(
         self,
@@ -610,14 +653,16 @@ class XStub:
     # ---- control (also reachable over HTTP under /_stub/)
 
     def state(self) -> JSON:
-        """Everything received: tweets, media (without bytes), the request log, active faults."""
+        """Everything received: tweets (with their public_metrics), media (without bytes), the request log, active
+        faults, and the posts each user has read."""
         with self._lock:
             return {
-                "tweets": [tweet.as_json() for tweet in self._tweets.values()],
+                "tweets": [{**t.as_json(), "public_metrics": self._public_metrics(t)} for t in self._tweets.values()],
                 "media": [media.as_json() for media in self._media.values()],
                 "requests": copy.deepcopy(self._requests),
                 "faults": [fault.as_json() for fault in self._faults],
                 "users": list({c.user.id: c.user.as_json() for c in self.credentials if c.user}.values()),
+                "reads": dict(self._reads),
             }
 
     def media_bytes(self, media_id: str) -> bytes:
@@ -648,8 +693,24 @@ class XStub:
             self._faults.clear()
             return cleared
 
+    def set_metrics(self, tweet_id: str, **counts: int) -> JSON:
+        """Sets any of ``SETTABLE_METRICS`` of a tweet (others keep their value); returns its public_metrics.
+        KeyError for an unknown tweet, ValueError for an unknown name or a count that is not an integer >= 0."""
+        unknown = sorted(set(counts) - set(SETTABLE_METRICS))
+        if unknown:
+            raise ValueError(f"cannot set {unknown}: set any of {list(SETTABLE_METRICS)} (reply_count counts replies)")
+        for name, value in counts.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        with self._lock:
+            record = self._tweets.get(tweet_id)
+            if record is None:
+                raise KeyError(f"no tweet {tweet_id}")
+            record.metrics.update(counts)
+            return self._public_metrics(record)
+
     def reset(self) -> None:
-        """Forgets tweets, media, the request log, faults, rate-limit counters and seen nonces."""
+        """Forgets tweets, media, the request log, faults, rate-limit counters, reads and seen nonces."""
         with self._lock:
             self._clear()
 
@@ -661,6 +722,7 @@ class XStub:
         self._windows: dict[tuple[str, tuple[str, str]], _Window] = {}
         self._daily: dict[str, _Window] = {}
         self._nonces: dict[tuple[str, str, str], float] = {}
+        self._reads: dict[str, int] = {}
 
     def _control(self, method: str, path: str, body: bytes) -> Reply:
         try:
@@ -675,6 +737,14 @@ class XStub:
                 return Reply(200, {"cleared": self.clear_faults()})
             if (method, path) == ("POST", "/_stub/faults"):
                 return Reply(201, self.add_fault(json.loads(body or b"null")))
+            if (method, path) == ("POST", "/_stub/metrics"):
+                raw = json.loads(body or b"null")
+                if not isinstance(raw, dict) or not isinstance(raw.get("tweet_id"), str):
+                    raise ValueError('the body must be {"tweet_id": "<id>", "<metric>": <count>, ...}')
+                counts = {name: value for name, value in raw.items() if name != "tweet_id"}
+                return Reply(200, self.set_metrics(raw["tweet_id"], **counts))
+        except KeyError as exc:
+            return Reply(404, {"error": str(exc.args[0])})
         except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
             return Reply(400, {"error": str(exc)})
         return Reply(404, {"error": f"no control endpoint {method} {path}"})
@@ -865,6 +935,8 @@ class XStub:
                     allowed = ",".join(ME_QUERY_PARAMS)
                     raise invalid_request(f"The query parameter [{name}] is not one of [{allowed}]", {name: [name]})
             return Reply(200, {"data": user.as_json()})
+        if endpoint == LOOKUP:
+            return self._lookup(user, query)
         payload = _json_body(headers, body)
         if endpoint == UPLOAD:
             return self._upload(user, payload)
@@ -989,6 +1061,69 @@ class XStub:
         self._tweets[tweet_id] = record
         self._daily_window(user).count += 1
         return Reply(201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}})
+
+    def _lookup(self, user: User, query: str) -> Reply:
+        params: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name not in LOOKUP_QUERY_PARAMS:
+                allowed = ",".join(LOOKUP_QUERY_PARAMS)
+                raise invalid_request(f"The query parameter [{name}] is not one of [{allowed}]", {name: [value]})
+            if name in params:
+                raise invalid_request(
+                    f"Duplicate parameters are not allowed: the `{name}` query parameter", {name: [params[name], value]}
+                )
+            params[name] = value
+        raw_ids = params.get("ids", "")
+        if not raw_ids:
+            raise invalid_request("The `ids` query parameter can not be empty", {"ids": [raw_ids]})
+        ids = raw_ids.split(",")
+        if len(ids) > MAX_LOOKUP_IDS:
+            raise invalid_request(
+                f"The number of values in the `ids` query parameter list [{len(ids)}] is not between 1 and "
+                f"{MAX_LOOKUP_IDS}",
+                {"ids": [raw_ids]},
+            )
+        for tweet_id in ids:
+            if not re.fullmatch(r"[0-9]{1,19}", tweet_id):
+                raise invalid_request(
+                    f"The `ids` query parameter value [{tweet_id}] does not match ^[0-9]{{1,19}}$", {"ids": [tweet_id]}
+                )
+        fields = params["tweet.fields"].split(",") if "tweet.fields" in params else []
+        for name in fields:
+            if name not in LOOKUP_TWEET_FIELDS.split(","):
+                raise invalid_request(
+                    f"The `tweet.fields` query parameter value [{name}] is not one of [{LOOKUP_TWEET_FIELDS}]",
+                    {"tweet.fields": [params["tweet.fields"]]},
+                )
+        data: list[JSON] = []
+        errors: list[JSON] = []
+        for tweet_id in ids:
+            record = self._tweets.get(tweet_id)
+            if record is None:
+                errors.append(
+                    {
+                        "value": tweet_id,
+                        "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                        "title": "Not Found Error",
+                        "resource_type": "tweet",
+                        "parameter": "ids",
+                        "resource_id": tweet_id,
+                        "type": NOT_FOUND_TYPE,
+                    }
+                )
+                continue
+            tweet: JSON = {"id": record.id, "text": record.text, "edit_history_tweet_ids": [record.id]}
+            if "public_metrics" in fields:
+                tweet["public_metrics"] = self._public_metrics(record)
+            data.append(tweet)
+        if data:  # X bills by posts returned, not by requests: a tally the caller's budget checks can be held to
+            self._reads[user.id] = self._reads.get(user.id, 0) + len(data)
+        # Partial success is still a 200; X leaves "data" out entirely when nothing was found.
+        return Reply(200, ({"data": data} if data else {}) | ({"errors": errors} if errors else {}))
+
+    def _public_metrics(self, record: TweetRecord) -> JSON:
+        replies = sum(1 for t in self._tweets.values() if t.in_reply_to_tweet_id == record.id)
+        return {name: replies if name == "reply_count" else record.metrics.get(name, 0) for name in PUBLIC_METRICS}
 
     @staticmethod
     def _tweet_media_ids(media: Any) -> list[str]:
@@ -1220,6 +1355,9 @@ class XStubControl:
 
     def reset(self) -> None:
         self._call("POST", "/_stub/reset", {})
+
+    def set_metrics(self, tweet_id: str, **counts: int) -> JSON:
+        return cast(JSON, self._call("POST", "/_stub/metrics", {"tweet_id": tweet_id, **counts}))
 
 
 # ------------------------------------------------------------------------------------------------------------ CLI

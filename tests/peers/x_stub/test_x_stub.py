@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import tweepy  # type: ignore[import-untyped,unused-ignore]
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest, Response
 from requests_oauthlib import OAuth1  # type: ignore[import-untyped,unused-ignore]
+
+from scheduler.platforms.x import _XAdapter
 
 from .server import MAX_IMAGE_BYTES, XStub, XStubControl
 
@@ -525,13 +528,206 @@ def test_control_api_over_http(stub: XStub, alice: Any) -> None:
     alice.create_tweet(text="antes del reset")
     assert len(control.state()["tweets"]) == 1
     control.reset()
-    assert control.state() | {"users": []} == {"tweets": [], "media": [], "requests": [], "faults": [], "users": []}
+    assert control.state() | {"users": []} == {
+        "tweets": [],
+        "media": [],
+        "requests": [],
+        "faults": [],
+        "users": [],
+        "reads": {},
+    }
 
 
 def test_unknown_route_is_404(stub: XStub) -> None:
     response = requests.get(stub.url + "/2/tweets/search/recent", timeout=10, proxies={})
 
     assert response.status_code == 404
+
+
+# ------------------------------------------------------------------------------------ engagement reads (GET /2/tweets)
+
+
+def adapter_client(stub_url: str, credential: dict[str, Any]) -> Any:
+    """A tweepy client built the way XPlatform builds it, so these reads go through the adapter's own transport."""
+    client = tweepy.Client(
+        consumer_key=credential["api_key"],
+        consumer_secret=credential["api_secret"],
+        access_token=credential["access_token"],
+        access_token_secret=credential["access_secret"],
+        wait_on_rate_limit=False,
+    )
+    adapter = _XAdapter(stub_url, 10.0)
+    client.session.mount("https://", adapter)
+    client.session.mount("http://", adapter)
+    return client
+
+
+def not_found(tweet_id: str) -> dict[str, str]:
+    return {
+        "value": tweet_id,
+        "detail": f"Could not find tweet with ids: [{tweet_id}].",
+        "title": "Not Found Error",
+        "resource_type": "tweet",
+        "parameter": "ids",
+        "resource_id": tweet_id,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
+MISSING = "1234567890123456789"
+
+
+@pytest.fixture
+def reader(stub: XStub) -> Any:
+    return adapter_client(stub.url, ALICE)
+
+
+def test_get_tweets_returns_set_metrics_and_counts_real_replies(stub: XStub, alice: Any, bob: Any, reader: Any) -> None:
+    post = alice.create_tweet(text="Convocatoria").data["id"]
+    quiet = alice.create_tweet(text="Sin eco").data["id"]
+    alice.create_tweet(text="Hilo 2/2", in_reply_to_tweet_id=post)
+    bob.create_tweet(text="¡Allí estaremos!", in_reply_to_tweet_id=post)
+    assert stub.set_metrics(post, like_count=3, retweet_count=1, impression_count=120)["like_count"] == 3
+    XStubControl(stub.url).set_metrics(post, bookmark_count=2)  # over HTTP; earlier counts are kept
+
+    response = reader.get_tweets(ids=[post, quiet], tweet_fields=["public_metrics"], user_auth=True)
+
+    assert [tweet.id for tweet in response.data] == [int(post), int(quiet)]
+    assert response.data[0].data == {
+        "id": post,
+        "text": "Convocatoria",
+        "edit_history_tweet_ids": [post],
+        "public_metrics": {
+            "retweet_count": 1,
+            "reply_count": 2,
+            "like_count": 3,
+            "quote_count": 0,
+            "bookmark_count": 2,
+            "impression_count": 120,
+        },
+    }
+    assert set(response.data[1].public_metrics.values()) == {0}
+    assert response.errors == []
+    plain = reader.get_tweets(ids=[post], user_auth=True)  # public_metrics only when tweet.fields asks for it
+    assert plain.data[0].data == {"id": post, "text": "Convocatoria", "edit_history_tweet_ids": [post]}
+    assert stub.state()["requests"][-1]["path"] == "/2/tweets"
+
+
+def test_get_tweets_missing_ids_come_back_as_partial_errors(stub: XStub, alice: Any, reader: Any) -> None:
+    post = alice.create_tweet(text="Sigue en pie").data["id"]
+
+    response = reader.get_tweets(ids=[MISSING, post], tweet_fields=["public_metrics"], user_auth=True)
+
+    assert [tweet.id for tweet in response.data] == [int(post)]
+    assert response.errors == [not_found(MISSING)]
+    reader.return_type = dict
+    assert reader.get_tweets(ids=[MISSING], user_auth=True) == {"errors": [not_found(MISSING)]}  # no "data" at all
+
+
+@pytest.mark.parametrize(
+    ("ids", "fields", "message"),
+    [
+        ([str(n) for n in range(1, 102)], None, "list [101] is not between 1 and 100"),
+        (["12", "abc"], None, "value [abc] does not match"),
+        (["12"], ["public_metrics", "likes"], "value [likes] is not one of"),
+    ],
+    ids=["101-ids", "non-numeric", "unknown-field"],
+)
+def test_get_tweets_rejects_invalid_requests(
+    stub: XStub, reader: Any, ids: list[str], fields: list[str] | None, message: str
+) -> None:
+    with pytest.raises(tweepy.BadRequest, match=re.escape(message)) as caught:
+        reader.get_tweets(ids=ids, tweet_fields=fields, user_auth=True)
+
+    assert caught.value.response.json()["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    assert stub.state()["reads"] == {}
+
+
+def test_get_tweets_takes_100_ids(stub: XStub, alice: Any, reader: Any) -> None:
+    post = alice.create_tweet(text="Una entre cien").data["id"]
+
+    response = reader.get_tweets(ids=[post, *(str(n) for n in range(1, 100))], user_auth=True)
+
+    assert (len(response.data), len(response.errors)) == (1, 99)
+
+
+def test_get_tweets_signature_covers_the_query(stub: XStub, alice: Any) -> None:
+    post = alice.create_tweet(text="Firmada").data["id"]
+    with pytest.raises(tweepy.Unauthorized):
+        adapter_client(stub.url, {**ALICE, "api_secret": "wrong"}).get_tweets(ids=[post], user_auth=True)
+    assert "ids%3D" in stub.state()["requests"][-1]["error"]  # the query is in the base string
+
+    auth = OAuth1(ALICE["api_key"], ALICE["api_secret"], ALICE["access_token"], ALICE["access_secret"])
+    signed = requests.Request("GET", API + "/2/tweets", params={"ids": post}, auth=auth).prepare()
+    signed.url = (signed.url or "").replace(post, MISSING)  # same signature, other ids
+    with requests.Session() as session:
+        session.mount(API + "/", RewriteToStub(stub.url))
+        assert session.send(signed, timeout=10).status_code == 401
+    assert stub.state()["requests"][-1]["error"].startswith("signature mismatch")
+    assert stub.state()["reads"] == {}
+
+
+def test_get_tweets_faults_and_rate_limit(stub: XStub, alice: Any, reader: Any) -> None:
+    post = alice.create_tweet(text="Muy leída").data["id"]
+    stub.add_fault(match={"method": "GET", "path": "/2/tweets"}, effect={"type": "ratelimit", "reset_in": 30})
+    stub.add_fault(match={"method": "GET", "path": "/2/tweets"}, effect={"type": "status", "status": 503})
+
+    with pytest.raises(tweepy.TooManyRequests) as limited:
+        reader.get_tweets(ids=[post], user_auth=True)
+    with pytest.raises(tweepy.TwitterServerError, match="503"):
+        reader.get_tweets(ids=[post], user_auth=True)
+    reader.return_type = requests.Response
+    answered = reader.get_tweets(ids=[post], user_auth=True)
+
+    headers = limited.value.response.headers
+    assert (headers["x-rate-limit-limit"], headers["x-rate-limit-remaining"]) == ("900", "0")
+    assert limited.value.reset_time == int(headers["x-rate-limit-reset"])
+    assert 25 <= limited.value.reset_time - time.time() <= 31
+    assert (answered.headers["x-rate-limit-limit"], answered.headers["x-rate-limit-remaining"]) == ("900", "899")
+    assert stub.state()["reads"] == {ALICE["user"]["id"]: 1}  # faulted answers returned no posts
+
+
+def test_get_tweets_has_its_own_configurable_window() -> None:
+    with XStub(credentials=[ALICE], rate_limits={"GET /2/tweets": (1, 60)}) as small:
+        client = adapter_client(small.url, ALICE)
+        client.create_tweet(text="la ventana de lectura es aparte")
+        client.get_tweets(ids=[MISSING], user_auth=True)
+        with pytest.raises(tweepy.TooManyRequests) as caught:
+            client.get_tweets(ids=[MISSING], user_auth=True)
+
+    assert caught.value.response.headers["x-rate-limit-limit"] == "1"
+    assert 0 < caught.value.reset_time - time.time() <= 60
+
+
+def test_reads_are_tallied_per_user_and_reset(stub: XStub, alice: Any, bob: Any) -> None:
+    first, second = alice.create_tweet(text="uno").data["id"], alice.create_tweet(text="dos").data["id"]
+
+    adapter_client(stub.url, ALICE).get_tweets(ids=[first, second, MISSING], user_auth=True)
+    adapter_client(stub.url, BOB).get_tweets(ids=[first], user_auth=True)
+    adapter_client(stub.url, BOB).get_tweets(ids=[MISSING], user_auth=True)  # nothing returned, nothing billed
+
+    assert stub.state()["reads"] == {ALICE["user"]["id"]: 2, BOB["user"]["id"]: 1}
+    XStubControl(stub.url).reset()
+    assert stub.state()["reads"] == {}
+
+
+def test_set_metrics_validation(stub: XStub, alice: Any) -> None:
+    post = alice.create_tweet(text="Métricas").data["id"]
+    control = stub.url + "/_stub/metrics"
+
+    def call(body: Any) -> requests.Response:
+        return requests.post(control, json=body, timeout=10, proxies={})
+
+    assert call({"tweet_id": post, "quote_count": 4}).json()["quote_count"] == 4
+    assert call({"tweet_id": MISSING, "like_count": 1}).status_code == 404
+    for bad in ({"like_count": -1}, {"like_count": 1.5}, {"like_count": "3"}, {"like_count": True}, {"reply_count": 1}):
+        assert call({"tweet_id": post, **bad}).status_code == 400, bad
+    assert call({"like_count": 1}).status_code == 400
+    with pytest.raises(KeyError):
+        stub.set_metrics(MISSING, like_count=1)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        stub.set_metrics(post, impression_count=-5)
+    assert stub.state()["tweets"][0]["public_metrics"]["quote_count"] == 4
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
