@@ -73,8 +73,11 @@ def _clear_mastodon_faults(request: pytest.FixtureRequest) -> Iterator[None]:
         requests.delete(f"{server.base_url}/api/v1/_mock/faults", timeout=5)
 
 
-def mastodon_fault(server: MockServer, path: str, effect: dict[str, Any], count: int = 1) -> None:
-    body = {"match": {"methods": ["POST"], "path": path}, "effect": effect, "count": count}
+def mastodon_fault(
+    server: MockServer, path: str, effect: dict[str, Any], count: int = 1, methods: tuple[str, ...] = ("POST",)
+) -> None:
+    """`path` may hold * wildcards."""
+    body = {"match": {"methods": list(methods), "path": path}, "effect": effect, "count": count}
     requests.post(f"{server.base_url}/api/v1/_mock/faults", json=body, timeout=5).raise_for_status()
 
 

@@ -1,0 +1,255 @@
+"""Engagement counts as a person meets them: `post`, then people like and boost it on the real peers,
+then `stats`, `status` and `report`; the daemon fetching them on its own; a platform failing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from atproto import Client, models
+from mastodon_mock.testing import MockServer
+
+from scheduler.ledger import Ledger, default_url
+from tests.conftest import ROOT, Result, mastodon_fault, new_bsky_account, x_environment
+from tests.peers.appview.server import AppViewStub
+from tests.peers.x_stub.server import XStub
+
+
+def write_campaign(folder: Path, accounts: str, stats: str = "", posts: int = 1) -> Path:
+    stamp = time.time_ns()  # texts of their own: X refuses a duplicate
+    entries = "".join(
+        f"""
+  - id: slogan-{i}
+    text: {{en: "U.S. out of Haiti! {stamp}-{i}", es: "¡EE.UU. fuera de Haití! {stamp}-{i}"}}
+    card: {{slogan: {{en: "U.S. out of Haiti!", es: "¡EE.UU. fuera de Haití!"}}}}
+    at: 2030-12-01 09:00
+"""
+        for i in range(posts)
+    )
+    config = folder / "posts.yaml"
+    config.write_text(
+        f"timezone: America/New_York\nlanguages: [en, es]\naccounts:\n{accounts}\n{stats}\nposts:{entries}",
+        encoding="utf-8",
+    )
+    return config
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(ROOT / "assets", tmp_path / "assets")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "alice_token")
+    monkeypatch.setenv("SCHEDULER_REQUEST_TIMEOUT", "5")
+    for name, value in x_environment("x-en").items():
+        monkeypatch.setenv(name, value)
+    for name in ("SCHEDULER_CONFIG", "SCHEDULER_LEDGER"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def mastodon_accounts(server: MockServer) -> str:
+    return f'  mastodon: {{platform: mastodon, instance: "{server.base_url}", languages: [en, es]}}\n'
+
+
+def x_account(stub: XStub) -> str:
+    return f'  x-en: {{platform: x, api_base: "{stub.url}", languages: [en]}}\n'
+
+
+def published_ids(project: Path, account: str, post_id: str = "slogan-0") -> dict[str, str]:
+    """The remote id of each published delivery of the post to the account, by language."""
+    ledger = Ledger(default_url(project))
+    try:
+        records = ledger.records(post_id=post_id, account=account, states=("published",))
+        return {r.delivery.language: r.parts[0]["id"] for r in records}
+    finally:
+        ledger.close()
+
+
+def test_mastodon_favourites_and_boosts_come_back_with_a_history(
+    project: Path, run_cli: Callable[..., Result], mastodon_server: MockServer
+) -> None:
+    write_campaign(project, mastodon_accounts(mastodon_server) + "  outbox: {platform: outbox, languages: [en, es]}")
+    assert run_cli("post", "slogan-0").exit_code == 0
+    status_id = published_ids(project, "mastodon")["es"]
+    mastodon_server.client("bob").status_favourite(status_id)
+    mastodon_server.client("bob").status_reblog(status_id)
+
+    first = run_cli("stats")
+    assert first.exit_code == 0, first.output
+    es_line = next(line for line in first.lines if line.startswith("slogan-0 mastodon es"))
+    assert "1 like, 1 repost, 0 replies (fetched " in es_line
+    en_line = next(line for line in first.lines if line.startswith("slogan-0 mastodon en"))
+    assert "0 likes, 0 reposts, 0 replies (fetched " in en_line
+    assert "mastodon (mastodon): 2 posts counted" in first.lines
+    assert "outbox (outbox): 0 posts counted; an outbox has no counts" in first.lines
+
+    mastodon_server.client("carol").status_favourite(status_id)
+    second = json.loads(run_cli("stats", "--json").output)
+    counts = {(d["account"], d["language"]): d["counts"] for d in second["deliveries"]}
+    assert counts[("mastodon", "es")] | {"fetched_utc": None} == {
+        "likes": 2,
+        "reposts": 1,
+        "replies": 0,
+        "quotes": None,  # this server does not count quotes: unknown, not 0
+        "impressions": None,
+        "engagement": 3,
+        "fetched_utc": None,
+    }
+    assert counts[("outbox", "es")] is None
+
+    ledger = Ledger(default_url(project))
+    history = ledger.snapshots()
+    ledger.close()
+    key = next(k for k in history if k.startswith("slogan-0|") and k.endswith("|mastodon|es"))
+    assert [(c.likes, c.reposts) for _, c in history[key]] == [(1, 1), (2, 1)]
+
+    status = run_cli("status")
+    assert any(line.strip().startswith("counts: 2 likes, 1 repost, 0 replies (fetched ") for line in status.lines)
+    assert "      counts: none (an outbox is read by nobody)" in status.lines
+    recent = json.loads(run_cli("status", "--json").output)["recent"]
+    es = next(r for r in recent if (r["account"], r["language"]) == ("mastodon", "es"))
+    assert (es["counts"]["likes"], es["counts"]["engagement"]) == (2, 3)
+
+
+def test_x_is_read_only_within_its_monthly_budget_and_says_what_it_cost(
+    project: Path, run_cli: Callable[..., Result], x_stub: XStub
+) -> None:
+    config = write_campaign(project, x_account(x_stub), posts=3)
+    for i in range(3):
+        assert run_cli("post", f"slogan-{i}").exit_code == 0
+    tweet = published_ids(project, "x-en")["en"]
+    reads_before = sum(x_stub.state()["reads"].values())
+
+    off = run_cli("stats")
+    assert off.exit_code == 0, off.output
+    assert "x-en (x): 0 posts counted; X is not read: it charges per post read" in off.output
+    assert sum(x_stub.state()["reads"].values()) == reads_before  # nothing was read, nothing billed
+
+    config.write_text(config.read_text().replace("\nposts:", "stats: {x_reads_per_month: 2}\nposts:"))
+    x_stub.set_metrics(tweet, like_count=5, retweet_count=2, quote_count=1, impression_count=340)
+    spent = run_cli("stats")
+    assert spent.exit_code == 0, spent.output
+    assert "x-en (x): 2 posts counted; this month's X read budget (2) is spent: 1 not read" in spent.output
+    assert "X reads: 2 now; 2 this month (budget 2), about 0.002 USD at 0.001 per post read" in spent.output
+    assert sum(x_stub.state()["reads"].values()) == reads_before + 2
+    assert "5 likes, 2 reposts, 0 replies, 1 quote, 340 views" in run_cli("status").output
+
+    again = run_cli("stats")
+    assert "X reads: 0 now; 2 this month (budget 2)" in again.output
+    assert sum(x_stub.state()["reads"].values()) == reads_before + 2
+
+
+def test_a_failing_platform_leaves_the_others_counts_stored_and_waits_before_asking_again(
+    project: Path, run_cli: Callable[..., Result], mastodon_server: MockServer, x_stub: XStub
+) -> None:
+    write_campaign(project, mastodon_accounts(mastodon_server) + x_account(x_stub), "stats: {x_reads_per_month: 10}")
+    assert run_cli("post", "slogan-0").exit_code == 0
+    mastodon_fault(mastodon_server, "/api/v1/statuses/*", {"type": "status", "status": 503}, 10, ("GET",))
+    failed = run_cli("stats")
+    assert failed.exit_code == 1
+    assert any(line.startswith("mastodon (mastodon): 0 posts counted; FAILED: ") for line in failed.lines)
+    assert "x-en (x): 1 post counted" in failed.lines
+    ledger = Ledger(default_url(project))
+    stored = {key.split("|")[2] for key in ledger.snapshots()}
+    ledger.close()
+    assert stored == {"x-en"}
+    status = run_cli("status")
+    assert any(line.startswith("COUNTS FAILING for mastodon: ") for line in status.lines), status.output
+
+    requests.delete(f"{mastodon_server.base_url}/api/v1/_mock/faults", timeout=5)  # back, but not yet time
+    waiting = run_cli("stats", "--account", "mastodon")
+    assert waiting.exit_code == 1
+    assert "mastodon (mastodon): 0 posts counted; FAILED: " in waiting.output
+    assert "; next try after " in waiting.output
+
+
+def test_the_daemon_fetches_counts_after_each_delivery_on_its_own(project: Path, mastodon_server: MockServer) -> None:
+    config = write_campaign(project, mastodon_accounts(mastodon_server), "stats: {after: [3s, 6s]}", posts=0)
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    config.write_text(
+        config.read_text().replace("posts:", "posts:\n  - id: soon\n", 1)
+        + f"    text: {{en: 'Soon {time.time_ns()}', es: 'Pronto {time.time_ns()}'}}\n"
+        + f"    at: {due:%Y-%m-%d %H:%M:%S}+00:00\n"
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "daemon"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        fetches: list[int] = []
+        while time.monotonic() < deadline and fetches != [2, 2]:
+            time.sleep(0.5)
+            ledger = Ledger(default_url(project))
+            fetches = sorted(len(history) for history in ledger.snapshots().values())
+            ledger.close()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert fetches == [2, 2], output  # en and es, each at 3 s and at 6 s after it went out
+    assert output.count("fetched the counts of 2 of 2 published deliveries") == 2
+    assert "Traceback" not in output
+
+
+@pytest.fixture(scope="module")
+def appview(pds_url: str) -> Iterator[AppViewStub]:
+    with AppViewStub(pds_url) as running:
+        yield running
+
+
+def test_bluesky_counts_come_from_the_appview_25_posts_a_call(
+    project: Path,
+    run_cli: Callable[..., Result],
+    pds_url: str,
+    appview: AppViewStub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    account = new_bsky_account(pds_url)
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", account.app_password)
+    bluesky = (
+        f'  bluesky: {{platform: bluesky, handle: {account.handle}, service: "{pds_url}", appview: "{appview.url}",'
+        " languages: [en, es]}\n"
+    )
+    write_campaign(project, bluesky, posts=13)
+    for i in range(13):
+        assert run_cli("post", f"slogan-{i}").exit_code == 0
+    uri = published_ids(project, "bluesky", "slogan-12")["es"]
+    fan = new_bsky_account(pds_url)
+    client = Client(base_url=pds_url)
+    client.login(fan.handle, fan.app_password, fetch_bsky_profile=False)
+    subject = models.ComAtprotoRepoStrongRef.Main(
+        uri=uri,
+        cid=client.com.atproto.repo.get_record(
+            {"repo": account.did, "collection": "app.bsky.feed.post", "rkey": uri.rsplit("/", 1)[1]}
+        ).cid,
+    )
+    now = client.get_current_time_iso()
+    client.app.bsky.feed.like.create(fan.did, models.AppBskyFeedLike.Record(created_at=now, subject=subject))
+    client.app.bsky.feed.repost.create(fan.did, models.AppBskyFeedRepost.Record(created_at=now, subject=subject))
+    appview.clear_calls()
+
+    result = run_cli("stats")
+    assert result.exit_code == 0, result.output
+    assert [call["uris"] for call in appview.calls()] == [25, 1]
+    assert "bluesky (bluesky): 26 posts counted" in result.lines
+    line = next(line for line in result.lines if line.startswith("slogan-12 bluesky es"))
+    assert "1 like, 1 repost, 0 replies, 0 quotes (fetched " in line
+
+    appview.add_fault(429, count=2)
+    limited = run_cli("stats")
+    assert limited.exit_code == 1
+    failing = next(line for line in limited.lines if line.startswith("bluesky (bluesky): 0 posts counted; FAILED: "))
+    assert "Bluesky rate limit reached" in failing
+    assert "; next try after " in failing
