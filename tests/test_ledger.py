@@ -481,6 +481,7 @@ def test_spending_a_budget_never_passes_it_across_processes(url: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(taken) == 40 and ledgers[0].setting("stats/x-reads/2026-12") == "40"
+    assert sum(taken) == 40
+    assert ledgers[0].setting("stats/x-reads/2026-12") == "40"
     assert ledgers[0].spend("stats/x-reads/2026-12", -5, 40) == -5  # a failed read is given back
     assert ledgers[0].spend("stats/x-reads/2026-12", -100, 40) == -35  # never below nothing

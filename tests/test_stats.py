@@ -253,3 +253,63 @@ def test_bluesky_counts_come_from_the_appview_25_posts_a_call(
     failing = next(line for line in limited.lines if line.startswith("bluesky (bluesky): 0 posts counted; FAILED: "))
     assert "Bluesky rate limit reached" in failing
     assert "; next try after " in failing
+
+
+@pytest.mark.parametrize("collect", [True, False])
+def test_daemon_once_fetches_what_is_due_unless_switched_off(
+    project: Path, run_cli: Callable[..., Result], mastodon_server: MockServer, collect: bool
+) -> None:
+    write_campaign(project, mastodon_accounts(mastodon_server), f"stats: {{collect: {str(collect).lower()}}}")
+    assert run_cli("post", "slogan-0").exit_code == 0
+    soon = run_cli("daemon", "--once", "--now", (datetime.now(UTC) + timedelta(minutes=30)).isoformat())
+    assert "counts:" not in soon.output  # the first checkpoint, 1 h after it went out, has not come
+    later = run_cli("daemon", "--once", "--now", (datetime.now(UTC) + timedelta(hours=2)).isoformat())
+    ledger = Ledger(default_url(project))
+    stored = ledger.snapshots()
+    ledger.close()
+    if collect:
+        assert "counts: fetched 2 of 2 due" in later.lines
+        assert sorted(len(history) for history in stored.values()) == [1, 1]
+    else:
+        assert "counts:" not in later.output
+        assert stored == {}
+
+
+def test_a_slow_platform_never_delays_a_due_post(project: Path, mastodon_server: MockServer) -> None:
+    """Counts of the first post fall due while the platform answers reads slowly; the second post still
+    goes out on time."""
+    config = write_campaign(project, mastodon_accounts(mastodon_server), "stats: {after: [1s]}", posts=0)
+    first, second = datetime.now(UTC) + timedelta(seconds=3), datetime.now(UTC) + timedelta(seconds=8)
+    stamp = time.time_ns()
+    config.write_text(
+        config.read_text().replace("posts:", "posts:\n", 1)
+        + "".join(
+            f"  - id: post-{i}\n    text: {{en: 'Post {i} {stamp}', es: 'Post {i} {stamp}'}}\n"
+            f"    at: {due:%Y-%m-%d %H:%M:%S}+00:00\n"
+            for i, due in enumerate((first, second))
+        )
+    )
+    mastodon_fault(
+        mastodon_server, "/api/v1/statuses/*", {"type": "latency", "delay_ms": 8000}, count=20, methods=("GET",)
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "daemon"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        went_out: dict[str, datetime] = {}
+        while time.monotonic() < deadline and len(went_out) < 4:
+            time.sleep(0.5)
+            ledger = Ledger(default_url(project))
+            went_out = {r.delivery.key: r.updated_at for r in ledger.records(states=("published",))}
+            ledger.close()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output, _ = daemon.communicate(timeout=60)
+    assert len(went_out) == 4, output
+    late = {key: at - datetime.fromisoformat(key.split("|")[1]) for key, at in went_out.items()}
+    assert all(delay < timedelta(seconds=2) for delay in late.values()), (late, output)

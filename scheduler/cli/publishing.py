@@ -152,7 +152,7 @@ def status(
 ) -> None:
     """Which daemon is live, whether publishing is paused, the next deliveries (local time and UTC,
     account, language), what is held or late, then the recent deliveries newest first: their state,
-    when they were due and when they went out, URLs and errors."""
+    when they were due and when they went out, URLs and errors, and the latest engagement counts."""
     from scheduler import dispatch, engagement, plan, presence
 
     moment = now or datetime.now(UTC)

@@ -301,7 +301,8 @@ class MastodonPlatform:
             if status == 403:
                 raise AuthError(
                     f"{self.account.instance} forbids this for account {self.account_id} "
-                    f"({_reason(response, detail)}); the token may lack the write scope",
+                    f"({_reason(response, detail)}); the token may lack the "
+                    + ("read scope (read:statuses)" if response.request.method == "GET" else "write scope"),
                     (secret_variable(self.account_id, "ACCESS_TOKEN"),),
                 )
             if status == 404 and not detail:
