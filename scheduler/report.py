@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import matplotlib
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -39,13 +40,14 @@ PAGE_MODE = 0o644  # the team reads the report; state/ stays private
 TOP_POSTS = 10
 CHART_POSTS = 20  # more bars than this are unreadable on a phone; the numbers below each chart have all
 LABEL_CHARS = 22
-FIGURE_WIDTH = 5.0  # inches: about a phone's width, so the labels stay readable once scaled down
+FIGURE_WIDTH = 4.5  # inches: about a phone's width, so the labels stay readable once scaled down
 NO_COUNTS = frozenset({"outbox"})  # platforms that never report counts
 INK = "#1d1d1f"
 # Okabe-Ito and Tol colors, darkened where needed: each has at least 3:1 contrast against white.
 PALETTE = ("#0072B2", "#D55E00", "#117733", "#AA4499", "#332288", "#882255", "#7A6000", "#555555")
 KIND_COLORS = {"slogan": PALETTE[0], "excerpt": PALETTE[1], "text": PALETTE[2]}
 METRICS = ("likes", "reposts", "replies", "quotes")
+_NOUNS = {"likes": "like", "reposts": "repost", "replies": "reply", "quotes": "quote", "views": "view"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CSV_COLUMNS = (
     "post_id",
@@ -82,7 +84,6 @@ _STYLE: dict[RcKeyType, Any] = {
     "grid.color": "#e5e5ea",
     "axes.axisbelow": True,
     "legend.frameon": False,
-    "date.converter": "concise",  # "Dec 02" and "14:00" rather than full dates on every tick
 }
 
 
@@ -233,7 +234,7 @@ def _table(head: Sequence[str], body: Iterable[Sequence[str | int | float | None
         lines.append(
             "<tr>"
             + "".join(
-                f"<td>{_e(cell)}</td>" if isinstance(cell, str) else f'<td class="n">{_number(cell)}</td>'
+                f'<td class="t">{_e(cell)}</td>' if isinstance(cell, str) else f'<td class="n">{_number(cell)}</td>'
                 for cell in line
             )
             + "</tr>"
@@ -265,7 +266,7 @@ class _Page:
             ]
         )
 
-    def header(self, title: str, rows: Sequence[Row], counted: Sequence[tuple[Row, Counts]], csv: bool) -> str:
+    def header(self, title: str, rows: Sequence[Row], counted: Sequence[tuple[Row, Counts]], with_csv: bool) -> str:
         outbox = sum(1 for row in rows if not row.history and row.platform in NO_COUNTS)
         pending = len(rows) - len(counted) - outbox
         engagement = sum(counts.engagement for _, counts in counted)
@@ -274,13 +275,18 @@ class _Page:
         if outbox:
             status.append(f"{outbox:,} to the outbox (no counts)")
         seen = f", and {_plural(views, 'view')} on X" if views else ""
-        download = '<p><a href="engagement.csv">The numbers as a spreadsheet (CSV)</a></p>' if csv else ""
+        total = (
+            f"<strong>Total engagement: {engagement:,}</strong> (likes, reposts, replies and quotes{seen})."
+            if counted
+            else "<strong>No counts yet.</strong>"  # not "0": nothing was measured
+        )
+        download = '<p><a href="engagement.csv">The numbers as a spreadsheet (CSV)</a></p>' if with_csv else ""
         return (
             f"<header><h1>{_e(title)}</h1>"
             f"<p>Made {_e(self.local(self.now))} ({self.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC). "
             f"Times are in {_e(self.timezone.key)}.</p>"
             f'<p class="totals"><strong>{_plural(len(rows), "delivery", "deliveries")}</strong>: {", ".join(status)}. '
-            f"<strong>Total engagement: {engagement:,}</strong> (likes, reposts, replies and quotes{seen}).</p>"
+            f"{total}</p>"
             f"{download}"
             '<section class="note" aria-label="What the counts mean"><ul>'
             "<li>Each delivery counts with the latest counts fetched for it. A delivery not fetched yet is left out "
@@ -306,14 +312,14 @@ class _Page:
             )
             parts.append("</div>")
         else:
-            parts.append(f'<p class="empty">{_nothing_yet(rows)}</p>')
+            parts.append(f'<p class="empty">{_nothing_yet(bool(rows))}</p>')
         parts.append("</section>")
         return "".join(parts)
 
     def top_posts(self, top: Sequence[tuple[Row, Counts]], cards: dict[Path, str], any_rows: bool) -> str:
         parts = ['<section aria-labelledby="top"><h2 id="top">Top posts</h2>']
         if not top:
-            parts.append(f'<p class="empty">{_nothing_yet([None] if any_rows else [])}</p>')
+            parts.append(f'<p class="empty">{_nothing_yet(any_rows)}</p>')
         for rank, (row, counts) in enumerate(top, 1):
             source = cards.get(row.card) if row.card is not None else None
             alt = f"Card of the post {row.post_id} ({row.language})"
@@ -321,7 +327,7 @@ class _Page:
                 f'<a class="thumb" href="{_e(source)}"><img src="{_e(source)}" alt="{_e(alt)}"></a>' if source else ""
             )
             numbers = "".join(
-                f"<li><strong>{_number(value)}</strong> {name}</li>"
+                f"<li><strong>{_number(value)}</strong> {_NOUNS.get(name, name) if value == 1 else name}</li>"
                 for name, value in (
                     *((metric, getattr(counts, metric)) for metric in METRICS),
                     ("views", counts.impressions),
@@ -341,39 +347,25 @@ class _Page:
         return "".join(parts)
 
     def table(self, rows: Sequence[Row]) -> str:
-        head = "".join(
-            f'<th scope="col">{name}</th>'
-            for name in (
-                "Published",
-                "Post",
-                "Kind",
-                "Language",
-                "Account",
-                "Platform",
-                "Likes",
-                "Reposts",
-                "Replies",
-                "Quotes",
-                "Views",
-                "Engagement",
-                "Fetched",
-                "Link",
-            )
-        )
+        texts = ("Published", "Post", "Kind", "Language", "Account", "Platform")
+        numbers = ("Likes", "Reposts", "Replies", "Quotes", "Views", "Engagement", "Fetched")
+        head = "".join(f'<th scope="col">{name}</th>' for name in texts)
+        head += "".join(f'<th scope="col" class="n">{name}</th>' for name in numbers)
+        head += '<th scope="col">Link</th>'
         lines = []
         for row in rows:
             counts = row.latest
             if counts is None:
                 why = "outbox: no counts" if row.platform in NO_COUNTS else "not fetched yet"
-                numbers = f'<td colspan="7" class="pending">{why}</td>'
+                cells = f'<td colspan="7" class="pending">{why}</td>'
             else:
                 values = [*(getattr(counts, metric) for metric in METRICS), counts.impressions, counts.engagement]
-                numbers = "".join(f'<td class="n">{_number(value)}</td>' for value in values)
-                numbers += f'<td class="n">{_e(self.short(row.history[-1].at))}</td>'
+                cells = "".join(f'<td class="n">{_number(value)}</td>' for value in values)
+                cells += f'<td class="n">{_e(self.short(row.history[-1].at))}</td>'
             lines.append(
                 f'<tr><td class="n">{_e(self.short(row.published))}</td><td class="id">{_e(row.post_id)}</td>'
                 f"<td>{_e(row.kind)}</td><td>{_e(row.language)}</td><td>{_e(row.account)}</td>"
-                f"<td>{_e(_platform(row.platform))}</td>{numbers}<td>{_link(row.url)}</td></tr>"
+                f'<td>{_e(_platform(row.platform))}</td>{cells}<td class="link">{_link(row.url)}</td></tr>'
             )
         listing = (
             f'<div class="scroll" role="region" aria-label="All deliveries" tabindex="0"><table class="all">'
@@ -384,8 +376,8 @@ class _Page:
         return f'<section aria-labelledby="all"><h2 id="all">All deliveries</h2>{listing}</section>'
 
 
-def _nothing_yet(rows: Sequence[object]) -> str:
-    if not rows:
+def _nothing_yet(any_rows: bool) -> str:
+    if not any_rows:
         return "No counts yet: nothing has been published."
     return "No counts yet: no delivery has had its counts fetched."
 
@@ -584,7 +576,10 @@ def _over_time(rows: Sequence[Row], page: _Page) -> _Chart:
             markersize=3,
             color=colors[_platform(platform)],
         )
-    axes.xaxis_date(page.timezone)  # ticks in local time
+    # matplotlib.dates ships no type hints
+    locator = AutoDateLocator(tz=page.timezone, minticks=3, maxticks=6)  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=page.timezone))  # type: ignore[no-untyped-call]
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylabel("Engagement so far")
     _legend(figure, _patches(colors))
@@ -612,9 +607,10 @@ a{color:#0058a3}
 details{margin-top:.5rem;font-size:.85rem}
 .scroll{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums;background:#fff}
-th,td{border-bottom:1px solid #e5e5ea;padding:.3rem .5rem;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere;min-width:3rem}
-td.n{text-align:right;white-space:nowrap;overflow-wrap:normal}
+th,td{border-bottom:1px solid #e5e5ea;padding:.3rem .5rem;text-align:left;vertical-align:top;white-space:nowrap}
+th.n,td.n{text-align:right}
+td.t,td.id,td.link{white-space:normal;overflow-wrap:anywhere;min-width:6rem;max-width:18rem}
+td.id,td.link{min-width:10rem}
 .pending{color:#6e6e73;font-style:italic}
 article{background:#fff;border-radius:8px;padding:1rem;margin:0 0 1rem;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .id,.who,.url{overflow-wrap:anywhere}

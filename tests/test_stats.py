@@ -3,6 +3,8 @@ then `stats`, `status` and `report`; the daemon fetching them on its own; a plat
 
 from __future__ import annotations
 
+import csv
+import html
 import json
 import shutil
 import signal
@@ -17,11 +19,14 @@ import pytest
 import requests
 from atproto import Client, models
 from mastodon_mock.testing import MockServer
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver import Chrome
 
 from scheduler.ledger import Ledger, default_url
 from tests.conftest import ROOT, Result, mastodon_fault, new_bsky_account, x_environment
 from tests.peers.appview.server import AppViewStub
 from tests.peers.x_stub.server import XStub
+from tests.test_preview import browser  # noqa: F401 - the fixture
 
 
 def write_campaign(folder: Path, accounts: str, stats: str = "", posts: int = 1) -> Path:
@@ -313,3 +318,58 @@ def test_a_slow_platform_never_delays_a_due_post(project: Path, mastodon_server:
     assert len(went_out) == 4, output
     late = {key: at - datetime.fromisoformat(key.split("|")[1]) for key, at in went_out.items()}
     assert all(delay < timedelta(seconds=2) for delay in late.values()), (late, output)
+
+
+HOSTILE = "<script>alert('x')</script> & $x$ <b>bold</b>"
+
+
+def test_report_from_the_command_shows_what_went_out_and_how_it_did(
+    project: Path,
+    run_cli: Callable[..., Result],
+    mastodon_server: MockServer,
+    browser: Chrome,  # noqa: F811
+) -> None:
+    config = write_campaign(
+        project, mastodon_accounts(mastodon_server) + "  outbox: {platform: outbox, languages: [en, es]}", posts=2
+    )
+    config.write_text(config.read_text().replace('en: "U.S. out of Haiti! ', f'en: "{HOSTILE} ', 1))
+    first_card = '    card: {slogan: {en: "U.S. out of Haiti!", es: "¡EE.UU. fuera de Haití!"}}\n'
+    config.write_text(config.read_text().replace(first_card, "", 1))  # slogan-0 is text alone
+    for i in range(2):
+        assert run_cli("post", f"slogan-{i}").exit_code == 0
+    not_yet = run_cli("report")
+    assert not_yet.exit_code == 0, not_yet.output
+    assert not_yet.lines[0] == f"Wrote {project / 'report' / 'index.html'}: 8 deliveries, 0 with counts"
+    assert "No counts yet" in (project / "report" / "index.html").read_text()
+
+    mastodon_server.client("bob").status_favourite(published_ids(project, "mastodon", "slogan-1")["es"])
+    assert run_cli("stats").exit_code == 0
+    made = run_cli("report", "--csv", "--out", str(project / "site"))
+    assert made.lines == [
+        f"Wrote {project / 'site' / 'index.html'}: 8 deliveries, 4 with counts",
+        f"Wrote {project / 'site' / 'engagement.csv'}",
+    ]
+    page = (project / "site" / "index.html").read_text()
+    assert "<script" not in page
+    assert html.escape(HOSTILE, quote=True).split(" &amp;")[0] in page
+    rows = list(csv.DictReader((project / "site" / "engagement.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert len(rows) == 8
+    liked = next(r for r in rows if (r["post_id"], r["account"], r["language"]) == ("slogan-1", "mastodon", "es"))
+    assert (liked["kind"], liked["likes"], liked["engagement"]) == ("slogan", "1", "1")
+    text_only = next(r for r in rows if (r["post_id"], r["account"]) == ("slogan-0", "mastodon"))
+    assert text_only["kind"] == "text"
+    # the top posts counted: slogan-1's English and Spanish cards; slogan-0 has none
+    assert sorted(p.suffix for p in (project / "site" / "cards").iterdir()) == [".png", ".png"]
+
+    for width in (390, 1280):
+        browser.set_window_size(width, 900)
+        browser.get((project / "site" / "index.html").as_uri())
+        assert browser.execute_script("return document.querySelectorAll('figure.chart svg').length") >= 5
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
+        texts = [element.text for element in browser.find_elements("css selector", "article.top .text")]
+        assert any(text.startswith(HOSTILE) for text in texts)
+        with pytest.raises(NoAlertPresentException):
+            browser.switch_to.alert.accept()

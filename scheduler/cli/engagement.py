@@ -202,8 +202,6 @@ def _report_rows(session: _Session) -> tuple[list[report_page.Row], int]:
         if account is None:
             skipped += 1
             continue
-        if account.platform == "outbox":
-            continue
         post = posts.get(d.post_id)
         unchanged = post is not None and record.fingerprint in (None, publisher.fingerprint(d))
         card = None
