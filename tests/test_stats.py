@@ -204,6 +204,7 @@ def test_the_daemon_fetches_counts_after_each_delivery_on_its_own(project: Path,
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)
     assert fetches == [2, 2], output  # en and es, each at 3 s and at 6 s after it went out
+    assert "  counts fetched 3s, 6s after each delivery (stats in posts.yaml)" in output
     assert output.count("fetched the counts of 2 of 2 published deliveries") == 2
     assert "Traceback" not in output
 

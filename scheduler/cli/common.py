@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the publishing machinery loads only for the commands that p
     from scheduler.credentials import Credentials
     from scheduler.ledger import Ledger
     from scheduler.plan import Snapshot
+    from scheduler.platforms.base import Counts
     from scheduler.publish import Publisher
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -244,3 +246,16 @@ def _stderr_console() -> Any:
 
 def _plural(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def utc(instant: datetime) -> str:
+    """An instant as the JSON output writes it: 2026-12-01T14:00:00Z."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def counts_json(latest: tuple[datetime, Counts] | None) -> dict[str, Any] | None:
+    """A delivery's latest counts and when they were fetched, as the JSON output writes them."""
+    if latest is None:
+        return None
+    fetched, found = latest
+    return {**dataclasses.asdict(found), "engagement": found.engagement, "fetched_utc": utc(fetched)}

@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.cli.common import _open, _plural, _Session, _when, common_options, ledger_option, now_option
+from scheduler.cli.common import (
+    _open,
+    _plural,
+    _Session,
+    _when,
+    common_options,
+    counts_json,
+    ledger_option,
+    now_option,
+    utc,
+)
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
 from scheduler.ledger import PUBLISHED, Record
@@ -68,7 +78,7 @@ def stats(
                 {
                     "deliveries": [_row_json(r, latest.get(r.delivery.key)) for r in chosen],
                     "accounts": [
-                        {**dataclasses.asdict(a), "not_before": _utc(a.not_before) if a.not_before else None}
+                        {**dataclasses.asdict(a), "not_before": utc(a.not_before) if a.not_before else None}
                         for a in result.accounts
                     ],
                     "disabled_accounts": disabled,
@@ -130,23 +140,15 @@ def _print_stats(
 
 def _row_json(record: Record, latest: Any) -> dict[str, Any]:
     d = record.delivery
-    counts = None
-    if latest is not None:
-        fetched, found = latest
-        counts = {**dataclasses.asdict(found), "engagement": found.engagement, "fetched_utc": _utc(fetched)}
     return {
         "post_id": d.post_id,
         "account": d.account,
         "language": d.language,
-        "due_utc": _utc(d.due),
-        "published_utc": _utc(record.updated_at),
+        "due_utc": utc(d.due),
+        "published_utc": utc(record.updated_at),
         "url": record.urls[0],
-        "counts": counts,
+        "counts": counts_json(latest),
     }
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @cli.command()

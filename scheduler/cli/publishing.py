@@ -21,13 +21,15 @@ from scheduler.cli.common import (
     _Session,
     _when,
     common_options,
+    counts_json,
     ledger_option,
     now_option,
     resolve_ledger_url,
+    utc,
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
-from scheduler.models import AccountBase, Campaign, Delivery, OutboxAccount
+from scheduler.models import AccountBase, Campaign, Delivery, OutboxAccount, format_duration
 
 if TYPE_CHECKING:
     from scheduler.follow import Follower, Settings
@@ -175,10 +177,10 @@ def status(
             "held": [{**_delivery_json(p.delivery, campaign), "reason": p.note} for p in held],
             "late": [_record_json(r, campaign) for r in late],
             "recent": [
-                {**_record_json(r, campaign), "counts": _counts_json(counts.get(r.delivery.key))} for r in records
+                {**_record_json(r, campaign), "counts": counts_json(counts.get(r.delivery.key))} for r in records
             ],
             "counts_failing": {
-                account: {"error": t.error, "next_try_utc": _utc(t.not_before)} for account, t in troubles.items()
+                account: {"error": t.error, "next_try_utc": utc(t.not_before)} for account, t in troubles.items()
             },
         }
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
@@ -236,17 +238,6 @@ def _counts_line(latest: tuple[datetime, Counts] | None, campaign: Campaign, acc
     return f"counts: {engagement.describe(found)} (fetched {_when(fetched, campaign)})"
 
 
-def _counts_json(latest: tuple[datetime, Counts] | None) -> dict[str, Any] | None:
-    if latest is None:
-        return None
-    fetched, found = latest
-    return {**dataclasses.asdict(found), "engagement": found.engagement, "fetched_utc": _utc(fetched)}
-
-
-def _utc(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _show_branch(standing: dict[str, Any]) -> None:
     """The branch a daemon follows: the live commit, the last fetch, a newer commit it would not run."""
     fetched = standing.get("fetched")
@@ -273,7 +264,7 @@ def _delivery_json(delivery: Delivery, campaign: Campaign) -> dict[str, Any]:
         "post": delivery.post_id,
         "account": delivery.account,
         "language": delivery.language,
-        "due_utc": delivery.due.isoformat().replace("+00:00", "Z"),
+        "due_utc": utc(delivery.due),
         "due_local": delivery.due.astimezone(campaign.timezone).isoformat(),
     }
 
@@ -285,7 +276,7 @@ def _record_json(record: Any, campaign: Campaign) -> dict[str, Any]:
         "state": record.state,
         "origin": record.origin,
         "attempts": record.attempts,
-        "published_utc": record.updated_at.isoformat().replace("+00:00", "Z") if went_out else None,
+        "published_utc": utc(record.updated_at) if went_out else None,
         "urls": record.urls,
         "error": record.error,
         "retry_at": record.retry_at.isoformat() if record.retry_at else None,
@@ -475,6 +466,11 @@ def _banner(session: _Session, now: datetime) -> None:
             click.echo(f"  live  {account_id} ({account.platform})")
         except SchedulerError as exc:
             click.echo(f"  off   {account_id} ({account.platform}): {exc}")
+    if campaign.stats.collect:
+        after = ", ".join(format_duration(after) for after in campaign.stats.after)
+        click.echo(f"  counts fetched {after} after each delivery (stats in {session.config.name})")
+    else:
+        click.echo(f"  counts: not fetched (stats.collect: false in {session.config.name})")
     if dispatch.paused(campaign, session.ledger, now):
         click.echo("  PAUSED: nothing will be published until resumed")
     coming = plan.upcoming(campaign, plan.Snapshot.read(session.ledger), now, 5)
