@@ -24,10 +24,10 @@ from scheduler.cli.common import (
 )
 from scheduler.cli.group import cli
 from scheduler.errors import SchedulerError
-from scheduler.ledger import PUBLISHED, Record
 
 if TYPE_CHECKING:
     from scheduler import report as report_page
+    from scheduler.ledger import Record
 
 
 @cli.command()
@@ -108,6 +108,8 @@ def stats(
 
 
 def _published(session: _Session) -> list[Record]:
+    from scheduler.ledger import PUBLISHED
+
     return [r for r in session.ledger.records(states=(PUBLISHED,), newest_first=False) if r.parts]
 
 
