@@ -185,3 +185,17 @@ def test_post_loads_only_what_it_uses(folder: Path) -> None:
     )
     assert second.stderr.strip() == "[] 0", second.stderr
     assert second.stdout.startswith("published   outbox en file://"), second.stdout
+
+
+def test_each_command_is_found_in_the_module_named_for_it() -> None:
+    """The lazy group imports one module per command: its list must match what the modules register."""
+    import importlib
+
+    from scheduler.cli.group import COMMANDS, cli
+
+    for module in set(COMMANDS.values()):
+        importlib.import_module(f"scheduler.cli.{module}")
+    assert set(cli.commands) == set(COMMANDS)
+    assert {name: getattr(command.callback, "__module__", None) for name, command in cli.commands.items()} == {
+        name: f"scheduler.cli.{module}" for name, module in COMMANDS.items()
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from scheduler.cli import campaign, engagement, forge, publishing, reference, review  # noqa: F401 - registers the commands
 from scheduler.cli.group import cli
 
 __all__ = ["cli", "main"]
