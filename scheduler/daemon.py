@@ -209,9 +209,10 @@ class Daemon:
         self._collect_at(None)
 
     def _counter(self, account_id: str) -> Platform:
-        if account_id not in self._counters:
-            self._counters[account_id] = self.publisher.connect(account_id)
-        return self._counters[account_id]
+        platform = self._counters.get(account_id)  # a reload may clear them meanwhile
+        if platform is None:
+            platform = self._counters[account_id] = self.publisher.connect(account_id)
+        return platform
 
     def _follow(self) -> None:
         """Fetch the followed branch; put a new commit live if it passes, else report it once."""

@@ -67,7 +67,7 @@ def due(campaign: Campaign, ledger: Ledger, now: datetime) -> list[Record]:
     """The published deliveries, of accounts still in the campaign, whose counts are due a fetch."""
     found = []
     for record, fetched in ledger.published_with_last_fetch():
-        if record.delivery.account not in campaign.accounts or not record.parts:
+        if not _counted(campaign, record):
             continue
         checkpoint = checkpoint_passed(campaign, record.updated_at, now)
         if checkpoint is not None and (fetched is None or fetched < checkpoint):
@@ -80,12 +80,18 @@ def next_due(campaign: Campaign, ledger: Ledger, now: datetime) -> datetime | No
     ahead = [
         record.updated_at + after
         for record, _ in ledger.published_with_last_fetch()
-        if record.delivery.account in campaign.accounts
+        if _counted(campaign, record)
         for after in campaign.stats.after
         if record.updated_at + after > now
     ]
     retries = [trouble.not_before for trouble in troubles(ledger).values() if trouble.not_before > now]
     return min(ahead + retries, default=None)
+
+
+def _counted(campaign: Campaign, record: Record) -> bool:
+    """Whether the daemon fetches a delivery's counts: its account is enabled and can count."""
+    account = campaign.accounts.get(record.delivery.account)
+    return account is not None and account.enabled and account.platform != "outbox" and bool(record.parts)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,9 @@ def fetch(
         trouble = waiting.get(account_id)
         if account.platform == "outbox":
             outcome.note = "an outbox has no counts"
+            continue
+        if not account.enabled:
+            outcome.note = "disabled in posts.yaml: not read"
             continue
         if trouble is not None and trouble.not_before > now:
             outcome.error, outcome.not_before = trouble.error, trouble.not_before

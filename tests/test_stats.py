@@ -124,6 +124,14 @@ def test_mastodon_favourites_and_boosts_come_back_with_a_history(
     es = next(r for r in recent if (r["account"], r["language"]) == ("mastodon", "es"))
     assert (es["counts"]["likes"], es["counts"]["engagement"]) == (2, 3)
 
+    config = project / "posts.yaml"
+    config.write_text(
+        config.read_text().replace("languages: [en, es]}\n  outbox", "languages: [en, es], enabled: false}\n  outbox")
+    )
+    disabled = run_cli("stats")
+    assert disabled.exit_code == 0, disabled.output
+    assert "mastodon (mastodon): 0 posts counted; disabled in posts.yaml: not read" in disabled.lines
+
 
 def test_x_is_read_only_within_its_monthly_budget_and_says_what_it_cost(
     project: Path, run_cli: Callable[..., Result], x_stub: XStub
@@ -268,7 +276,7 @@ def test_daemon_once_fetches_what_is_due_unless_switched_off(
     write_campaign(project, mastodon_accounts(mastodon_server), f"stats: {{collect: {str(collect).lower()}}}")
     assert run_cli("post", "slogan-0").exit_code == 0
     soon = run_cli("daemon", "--once", "--now", (datetime.now(UTC) + timedelta(minutes=30)).isoformat())
-    assert "counts:" not in soon.output  # the first checkpoint, 1 h after it went out, has not come
+    assert "counts: fetched" not in soon.output  # the first checkpoint, 1 h after it went out, has not come
     later = run_cli("daemon", "--once", "--now", (datetime.now(UTC) + timedelta(hours=2)).isoformat())
     ledger = Ledger(default_url(project))
     stored = ledger.snapshots()
@@ -277,7 +285,8 @@ def test_daemon_once_fetches_what_is_due_unless_switched_off(
         assert "counts: fetched 2 of 2 due" in later.lines
         assert sorted(len(history) for history in stored.values()) == [1, 1]
     else:
-        assert "counts:" not in later.output
+        assert "  counts: not fetched (stats.collect: false in posts.yaml)" in later.lines
+        assert "counts: fetched" not in later.output
         assert stored == {}
 
 

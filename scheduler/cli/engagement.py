@@ -64,8 +64,6 @@ def stats(
         raise SchedulerError(f"no account {', '.join(unknown)} in {config.name}")
     candidates = engagement.due(campaign, ledger, moment) if only_due else _published(session)
     chosen = [r for r in candidates if r.delivery.account in (accounts or campaign.accounts)]
-    disabled = sorted({r.delivery.account for r in chosen if not campaign.accounts[r.delivery.account].enabled})
-    chosen = [r for r in chosen if r.delivery.account not in disabled]
     result = engagement.fetch(
         campaign, ledger, session.publisher.platform, chosen, moment, lambda: now or datetime.now(UTC)
     )
@@ -81,7 +79,6 @@ def stats(
                         {**dataclasses.asdict(a), "not_before": utc(a.not_before) if a.not_before else None}
                         for a in result.accounts
                     ],
-                    "disabled_accounts": disabled,
                     "x": {
                         "read_now": x_read_now,
                         "read_this_month": month_reads,
@@ -95,7 +92,7 @@ def stats(
             )
         )
     else:
-        _print_stats(session, chosen, latest, result, disabled)
+        _print_stats(session, chosen, latest, result)
         if any(campaign.accounts[a].platform == "x" for a in campaign.accounts):
             prices = campaign.x_prices
             click.echo(
@@ -113,9 +110,7 @@ def _published(session: _Session) -> list[Record]:
     return [r for r in session.ledger.records(states=(PUBLISHED,), newest_first=False) if r.parts]
 
 
-def _print_stats(
-    session: _Session, chosen: list[Record], latest: dict[str, Any], result: Any, disabled: list[str]
-) -> None:
+def _print_stats(session: _Session, chosen: list[Record], latest: dict[str, Any], result: Any) -> None:
     from scheduler import engagement
 
     campaign = session.campaign
@@ -136,8 +131,6 @@ def _print_stats(
         elif fetched.note:
             line += f"; {fetched.note}"
         click.echo(line)
-    for account in disabled:
-        click.echo(f"{account}: disabled in {session.config.name}, not read")
 
 
 def _row_json(record: Record, latest: Any) -> dict[str, Any]:
