@@ -22,7 +22,7 @@ COMMANDS = {
     "review-comment": "forge",
     "post": "publishing",
     "status": "publishing",
-    "daemon": "publishing",
+    "daemon": "running",
     "pause": "publishing",
     "resume": "publishing",
     "backup": "publishing",
