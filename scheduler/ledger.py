@@ -90,17 +90,17 @@ _TABLES: tuple[str, ...] = (
 )""",
 )
 # Engagement counts of published deliveries, one row per fetch, so they have a history. A count the
-# platform does not report is NULL, never 0.
+# platform does not report is NULL, never 0. BIGINT: a viral post may pass PostgreSQL INTEGER's 2^31 views.
 _SNAPSHOTS = (
     """CREATE TABLE IF NOT EXISTS snapshots (
     id {id_type} NOT NULL,
     delivery_id INTEGER NOT NULL,
     fetched_at VARCHAR(20) NOT NULL,
-    likes INTEGER,
-    reposts INTEGER,
-    replies INTEGER,
-    quotes INTEGER,
-    impressions INTEGER,
+    likes BIGINT,
+    reposts BIGINT,
+    replies BIGINT,
+    quotes BIGINT,
+    impressions BIGINT,
     PRIMARY KEY (id),
     CONSTRAINT snapshot_delivery FOREIGN KEY (delivery_id) REFERENCES deliveries (id)
 )""",

@@ -485,3 +485,12 @@ def test_spending_a_budget_never_passes_it_across_processes(url: str) -> None:
     assert ledgers[0].setting("stats/x-reads/2026-12") == "40"
     assert ledgers[0].spend("stats/x-reads/2026-12", -5, 40) == -5  # a failed read is given back
     assert ledgers[0].spend("stats/x-reads/2026-12", -100, 40) == -35  # never below nothing
+
+
+def test_counts_from_a_broken_server_are_not_counted_and_big_ones_fit(url: str) -> None:
+    counts = Counts.read(likes="5", reposts=-1, replies=True, quotes=2.0, impressions=3_000_000_000)
+    assert counts == Counts(impressions=3_000_000_000)
+    ledger = Ledger(url)
+    _published(ledger, DELIVERY, NOW)
+    ledger.add_snapshots([(DELIVERY, counts)], NOW)
+    assert ledger.snapshots()[DELIVERY.key] == [(NOW, counts)]

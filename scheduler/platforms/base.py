@@ -71,10 +71,20 @@ class Counts:
     quotes: int | None = None
     impressions: int | None = None  # views, where the platform counts them (X)
 
+    @classmethod
+    def read(cls, **values: object) -> Counts:
+        """Counts from a platform's answer: anything but a whole number from 0 up (a string, a float, a
+        negative or absurd number from a broken or hostile server) is taken as not counted."""
+        return cls(**{name: _count(value) for name, value in values.items()})
+
     @property
     def engagement(self) -> int:
         """Likes, reposts, replies and quotes together: what people did with the post (views excluded)."""
         return sum(n for n in (self.likes, self.reposts, self.replies, self.quotes) if n is not None)
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int and 0 <= value < 2**53 else None
 
 
 class Platform(Protocol):

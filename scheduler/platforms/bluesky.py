@@ -254,7 +254,7 @@ class BlueskyPlatform:
                 answer = self._xrpc("GET", "app.bsky.feed.getPosts", base=appview, params={"uris": batch})
             for view in answer.get("posts") or []:
                 if isinstance(view, dict) and view.get("uri") in batch:
-                    found[view["uri"]] = Counts(
+                    found[view["uri"]] = Counts.read(
                         likes=view.get("likeCount"),
                         reposts=view.get("repostCount"),
                         replies=view.get("replyCount"),

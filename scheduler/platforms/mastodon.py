@@ -194,7 +194,7 @@ class MastodonPlatform:
             if response.status_code == 404:
                 continue  # deleted: it has no counts any more
             status = cast(StatusJson, self._json(response))
-            found[status_id] = Counts(
+            found[status_id] = Counts.read(
                 likes=status.get("favourites_count"),
                 reposts=status.get("reblogs_count"),
                 replies=status.get("replies_count"),

@@ -142,7 +142,7 @@ class XPlatform:
             )
             for tweet in tweets or []:  # a deleted post is in the answer's errors, not its data
                 metrics = getattr(tweet, "public_metrics", None) or {}
-                found[str(tweet.id)] = Counts(
+                found[str(tweet.id)] = Counts.read(
                     likes=metrics.get("like_count"),
                     reposts=metrics.get("retweet_count"),
                     replies=metrics.get("reply_count"),
