@@ -383,3 +383,16 @@ def test_report_from_the_command_shows_what_went_out_and_how_it_did(
         assert any(text.startswith(HOSTILE) for text in texts)
         with pytest.raises(NoAlertPresentException):
             browser.switch_to.alert.accept()
+
+
+@pytest.mark.parametrize("command", [("stats",), ("post", "slogan-0")])
+def test_an_unknown_account_is_a_usage_error(project: Path, command: tuple[str, ...]) -> None:
+    write_campaign(project, "  outbox: {platform: outbox, languages: [en, es]}")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *command, "--account", "nope"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "Error: Invalid value for --account: no account nope in posts.yaml"

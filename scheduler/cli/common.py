@@ -95,6 +95,8 @@ def common_options(command: F) -> F:
         except SchedulerError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_PROBLEMS)
+        except click.ClickException:
+            raise  # a usage error found while running: click says it, with the usage line, and exits 2
         except Exception as exc:  # a bug: say so in one line unless asked for the traceback
             if debug:
                 raise

@@ -23,7 +23,6 @@ from scheduler.cli.common import (
     utc,
 )
 from scheduler.cli.group import cli
-from scheduler.errors import SchedulerError
 
 if TYPE_CHECKING:
     from scheduler import report as report_page
@@ -61,7 +60,7 @@ def stats(
     campaign, ledger = session.campaign, session.ledger
     unknown = sorted(set(accounts) - set(campaign.accounts))
     if unknown:
-        raise SchedulerError(f"no account {', '.join(unknown)} in {config.name}")
+        raise click.BadParameter(f"no account {', '.join(unknown)} in {config}", param_hint="--account")
     candidates = engagement.due(campaign, ledger, moment) if only_due else _published(session)
     chosen = [r for r in candidates if r.delivery.account in (accounts or campaign.accounts)]
     result = engagement.fetch(
