@@ -384,6 +384,14 @@ def test_report_from_the_command_shows_what_went_out_and_how_it_did(
         with pytest.raises(NoAlertPresentException):
             browser.switch_to.alert.accept()
 
+    # Edited after it went out: the page does not show the new words as if they had gone out.
+    config.write_text(config.read_text().replace("¡EE.UU. fuera de Haití! ", "¡Fuera! ").replace('-1"', '-1 editado"'))
+    assert run_cli("report").exit_code == 0
+    top = (project / "report" / "index.html").read_text().split('<article class="top">')[1]
+    assert "slogan-1" in top
+    assert "(changed in posts.yaml since it went out)" in top
+    assert "<img" not in top
+
 
 @pytest.mark.parametrize("command", [("stats",), ("post", "slogan-0")])
 def test_an_unknown_account_is_a_usage_error(project: Path, command: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from scheduler.cli.common import (
+    EXIT_PROBLEMS,
     _open,
     _plural,
     _Session,
@@ -23,10 +24,16 @@ from scheduler.cli.common import (
     utc,
 )
 from scheduler.cli.group import cli
+from scheduler.errors import SchedulerError
 
 if TYPE_CHECKING:
     from scheduler import report as report_page
+    from scheduler.engagement import Fetch
     from scheduler.ledger import Record
+    from scheduler.models import Post
+    from scheduler.platforms.base import Counts
+
+    Latest = tuple[datetime, Counts]  # a delivery's last fetch: when, and what it found
 
 
 @cli.command()
@@ -100,7 +107,7 @@ def stats(
                 "per post read (x_prices.owned_read)"
             )
     if result.failed:
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
 
 
 def _published(session: _Session) -> list[Record]:
@@ -109,7 +116,7 @@ def _published(session: _Session) -> list[Record]:
     return [r for r in session.ledger.records(states=(PUBLISHED,), newest_first=False) if r.parts]
 
 
-def _print_stats(session: _Session, chosen: list[Record], latest: dict[str, Any], result: Any) -> None:
+def _print_stats(session: _Session, chosen: list[Record], latest: dict[str, Latest], result: Fetch) -> None:
     from scheduler import engagement
 
     campaign = session.campaign
@@ -132,7 +139,7 @@ def _print_stats(session: _Session, chosen: list[Record], latest: dict[str, Any]
         click.echo(line)
 
 
-def _row_json(record: Record, latest: Any) -> dict[str, Any]:
+def _row_json(record: Record, latest: Latest | None) -> dict[str, Any]:
     d = record.delivery
     return {
         "post_id": d.post_id,
@@ -182,8 +189,8 @@ def report(
 
 
 def _report_rows(session: _Session) -> tuple[list[report_page.Row], int]:
-    """A row per published delivery of a platform that counts: its post's kind, text and card as they
-    went out (the card only while the post still shows what was published), and its snapshots."""
+    """A row per published delivery: its post's kind, text and card as they went out (while the post
+    still shows what was published), and its snapshots."""
     from scheduler import report as report_page
     from scheduler import text
     from scheduler.cards import specs_for
@@ -199,11 +206,16 @@ def _report_rows(session: _Session) -> tuple[list[report_page.Row], int]:
             skipped += 1
             continue
         post = posts.get(d.post_id)
-        unchanged = post is not None and record.fingerprint in (None, publisher.fingerprint(d))
-        card = None
-        if post is not None and unchanged:
+        words, card = "(no longer in posts.yaml)", None
+        if post is not None and record.fingerprint not in (None, publisher.fingerprint(d)):
+            words = "(changed in posts.yaml since it went out)"
+        elif post is not None and d.language in post.text:
+            words = text.compose(post, d.language)
             spec = specs_for(campaign, post, session.project).get(d.language)
-            card = publisher.cards.thumbnail(spec) if spec is not None else None
+            try:
+                card = publisher.cards.thumbnail(spec) if spec is not None else None
+            except (SchedulerError, OSError):  # the page is still worth having without the picture
+                card = None
         rows.append(
             report_page.Row(
                 post_id=d.post_id,
@@ -213,7 +225,7 @@ def _report_rows(session: _Session) -> tuple[list[report_page.Row], int]:
                 platform=account.platform,
                 published=record.updated_at,
                 url=record.urls[0],
-                text=text.compose(post, d.language) if post is not None and d.language in post.text else "",
+                text=words,
                 card=card,
                 history=tuple(report_page.Snapshot(at, counts) for at, counts in history.get(d.key, [])),
             )
@@ -221,7 +233,7 @@ def _report_rows(session: _Session) -> tuple[list[report_page.Row], int]:
     return rows, skipped
 
 
-def _kind(post: Any) -> str:
+def _kind(post: Post | None) -> str:
     if post is None or post.card is None:
         return "text"
     return "slogan" if post.card.slogan is not None else "excerpt"
