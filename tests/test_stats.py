@@ -261,12 +261,17 @@ def test_bluesky_counts_come_from_the_appview_25_posts_a_call(
     line = next(line for line in result.lines if line.startswith("slogan-12 bluesky es"))
     assert "1 like, 1 repost, 0 replies, 0 quotes (fetched " in line
 
-    appview.add_fault(429, count=2)
+    reset = int(time.time()) + 1800  # later than any backoff: the platform's own reset time decides
+    appview.add_fault(429, count=2, headers={"ratelimit-reset": str(reset)})
     limited = run_cli("stats")
     assert limited.exit_code == 1
     failing = next(line for line in limited.lines if line.startswith("bluesky (bluesky): 0 posts counted; FAILED: "))
     assert "Bluesky rate limit reached" in failing
     assert "; next try after " in failing
+    waiting = json.loads(run_cli("stats", "--json").output)["accounts"][0]
+    assert waiting["note"].startswith("not asked again before ")
+    assert datetime.fromisoformat(waiting["not_before"]) >= datetime.fromtimestamp(reset, UTC)
+    assert len(appview.calls()) == 3  # 25 + 1, then the refused call; the waiting run asked nothing
 
 
 @pytest.mark.parametrize("collect", [True, False])
