@@ -12,7 +12,6 @@ user text is escaped.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +22,10 @@ from typing import Any
 from scheduler import plan, text, timeline
 from scheduler.cards import CardSpec, CardStore, alt_text, specs_for
 from scheduler.errors import Problem, Severity
-from scheduler.files import write_atomic
 from scheduler.models import Campaign, Delivery, Post
+from scheduler.pages import document, escape, plural, write_page
 
 OCCURRENCES_PER_PAGE = 300  # more than this: one page per month
-PAGE_MODE = 0o644  # the team reads the page; state/ stays private
 _POST_PATH = re.compile(r"^posts\[(\d+)\]")
 
 
@@ -104,22 +102,17 @@ def build(
                 *(page.occurrence(o) for o in occurrences),
             ]
             written.append(out / _month_file(month))
-            _write(written[-1], page.document(f"{month:%B %Y}", body))
+            write_page(written[-1], page.document(f"{month:%B %Y}", body).encode("utf-8"))
     else:
         index_body.append('<section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2>')
         for month, occurrences in months.items():
             index_body.append(f'<h3 class="month" id="{_month_anchor(month)}">{month:%B %Y}</h3>')
             index_body.extend(page.occurrence(o) for o in occurrences)
         index_body.append("</section>")
-    _write(written[0], page.document("Campaign preview", index_body))
+    write_page(written[0], page.document("Campaign preview", index_body).encode("utf-8"))
     going = sum(1 for p in enabled if p.goes_out)
     keys = {card.key for card in cards.values()}
     return Preview(written[0], len(found), going, len(keys), store.rendered, len(written), len(broken))
-
-
-def _write(path: Path, page: str) -> None:
-    write_atomic(path, page.encode("utf-8"))
-    path.chmod(PAGE_MODE)
 
 
 def _render_cards(
@@ -197,14 +190,6 @@ def _anchor(occurrence: timeline.Occurrence) -> str:
     return f"{occurrence.post_id}-{occurrence.due:%Y%m%dT%H%M}"
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _plural(count: int, noun: str, plural: str | None = None) -> str:
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
-
-
 @dataclass
 class _Page:
     campaign: Campaign
@@ -218,17 +203,7 @@ class _Page:
         return f"{instant.astimezone(self.campaign.timezone):%a %d %b %Y %H:%M %Z}"
 
     def document(self, title: str, body: list[str]) -> str:
-        return "\n".join(
-            [
-                "<!doctype html>",
-                '<html lang="en"><head><meta charset="utf-8">',
-                '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                f"<title>{_e(title)}: {_e(self.config_name)}</title>",
-                f"<style>{_CSS}</style></head><body><main>",
-                *body,
-                "</main></body></html>",
-            ]
-        )
+        return document(f"{title}: {self.config_name}", _CSS, body)
 
     def header(
         self,
@@ -245,30 +220,30 @@ class _Page:
         went = [p for p in enabled if p.state in plan.OUT]
         parts = [
             "<header><h1>Campaign preview</h1>",
-            f"<p>{_e(self.config_name)}: <strong>{_plural(len(occurrences), 'post')} going out as "
-            f"{_plural(len(going), 'delivery', 'deliveries')}</strong> to the enabled accounts "
-            f"({_e(', '.join(a for a, acc in self.campaign.accounts.items() if acc.enabled) or 'none')}), "
-            f"from {_e(self.local(bounds[0]))} through {_e(self.local(bounds[1] - timedelta(seconds=1)))}. "
-            f"Times are in {_e(zone.key)}, then UTC. Made {_e(self.local(self.now))}.</p>",
+            f"<p>{escape(self.config_name)}: <strong>{plural(len(occurrences), 'post')} going out as "
+            f"{plural(len(going), 'delivery', 'deliveries')}</strong> to the enabled accounts "
+            f"({escape(', '.join(a for a, acc in self.campaign.accounts.items() if acc.enabled) or 'none')}), "
+            f"from {escape(self.local(bounds[0]))} through {escape(self.local(bounds[1] - timedelta(seconds=1)))}. "
+            f"Times are in {escape(zone.key)}, then UTC. Made {escape(self.local(self.now))}.</p>",
         ]
         if went:
-            parts.append(f"<p>{_plural(len(went), 'delivery', 'deliveries')} already went out (marked below).</p>")
+            parts.append(f"<p>{plural(len(went), 'delivery', 'deliveries')} already went out (marked below).</p>")
         disabled = [p for p in planned if not self.campaign.accounts[p.delivery.account].enabled and p.goes_out]
         if disabled:
             names = sorted({p.delivery.account for p in disabled})
             parts.append(
-                f"<p>Once {_e(', '.join(names))} {'is' if len(names) == 1 else 'are'} enabled, "
-                f"{_plural(len(disabled), 'more delivery', 'more deliveries')} would go out.</p>"
+                f"<p>Once {escape(', '.join(names))} {'is' if len(names) == 1 else 'are'} enabled, "
+                f"{plural(len(disabled), 'more delivery', 'more deliveries')} would go out.</p>"
             )
         for post_id in endless:
             parts.append(
-                f"<p><code>{_e(post_id)}</code> repeats with no end (no <code>until</code>): shown through "
-                f"{_e(self.local(bounds[1] - timedelta(seconds=1)))}.</p>"
+                f"<p><code>{escape(post_id)}</code> repeats with no end (no <code>until</code>): shown through "
+                f"{escape(self.local(bounds[1] - timedelta(seconds=1)))}.</p>"
             )
-        parts.extend(f"<p>{_e(note)}</p>" for note in notes)
+        parts.extend(f"<p>{escape(note)}</p>" for note in notes)
         if broken:
             parts.append(
-                f'<p class="broken-summary">{_plural(len(broken), "post has", "posts have")} errors and will not '
+                f'<p class="broken-summary">{plural(len(broken), "post has", "posts have")} errors and will not '
                 "go out until fixed: they are listed first, in red.</p>"
             )
         if self.campaign.paused:
@@ -282,7 +257,7 @@ class _Page:
         items = []
         for month, occurrences in months.items():
             target = _month_file(month) if split else f"#{_month_anchor(month)}"
-            items.append(f'<li><a href="{target}">{month:%B %Y}</a> ({_plural(len(occurrences), "post")})</li>')
+            items.append(f'<li><a href="{target}">{month:%B %Y}</a> ({plural(len(occurrences), "post")})</li>')
         listing = "".join(items) or "<li>Nothing is due.</li>"
         return f'<nav aria-labelledby="contents"><h2 id="contents">Contents</h2><ul class="toc">{listing}</ul></nav>'
 
@@ -305,8 +280,8 @@ class _Page:
                         cells.append('<td class="outside"></td>')
                         continue
                     entries = "".join(
-                        f'<a href="{page}#{_e(_anchor(o))}" class="entry" title="{_e(o.post_id)}">'
-                        f'<span>{o.due.astimezone(zone):%H:%M}</span> <span class="id">{_e(o.post_id)}</span></a>'
+                        f'<a href="{page}#{escape(_anchor(o))}" class="entry" title="{escape(o.post_id)}">'
+                        f'<span>{o.due.astimezone(zone):%H:%M}</span> <span class="id">{escape(o.post_id)}</span></a>'
                         for o in by_day.get(current, [])
                     )
                     empty = "" if entries else " empty"
@@ -326,9 +301,9 @@ class _Page:
         post = self.posts[occurrence.post_id]
         due = occurrence.due
         parts = [
-            f'<article id="{_e(_anchor(occurrence))}">',
-            f'<h3>{_e(self.local(due))} <small>({due.astimezone(UTC):%H:%M} UTC)</small> · <span class="id">'
-            f"{_e(post.id)}</span></h3>",
+            f'<article id="{escape(_anchor(occurrence))}">',
+            f'<h3>{escape(self.local(due))} <small>({due.astimezone(UTC):%H:%M} UTC)</small> · <span class="id">'
+            f"{escape(post.id)}</span></h3>",
             self._cards(post),
         ]
         variants: dict[tuple[str, str], list[tuple[str, plan.Planned | None]]] = {}
@@ -346,7 +321,7 @@ class _Page:
         for (language, composed), accounts in variants.items():
             parts.append(self._variant(post, language, composed, accounts))
         if disabled:
-            parts.append(f'<p class="disabled">Not posted (account disabled): {_e(", ".join(disabled))}</p>')
+            parts.append(f'<p class="disabled">Not posted (account disabled): {escape(", ".join(disabled))}</p>')
         parts.append("</article>")
         return "".join(parts)
 
@@ -361,12 +336,12 @@ class _Page:
             picture = (
                 ""
                 if card.file in shown
-                else f'<a href="{_e(card.file)}"><img src="{_e(card.file)}" alt="{_e(alt)}"></a>'
+                else f'<a href="{escape(card.file)}"><img src="{escape(card.file)}" alt="{escape(alt)}"></a>'
             )
             shown.add(card.file)
             figures.append(
-                f"<figure>{picture}<figcaption><strong>Alt text ({_e(language)}):</strong> "
-                f'<span class="alt">{_e(alt)}</span></figcaption></figure>'
+                f"<figure>{picture}<figcaption><strong>Alt text ({escape(language)}):</strong> "
+                f'<span class="alt">{escape(alt)}</span></figcaption></figure>'
             )
         return f'<div class="cards">{"".join(figures)}</div>' if figures else ""
 
@@ -378,12 +353,12 @@ class _Page:
             platform = self.campaign.accounts[account_id].platform
             rows.append(self._account(post, platform, account_id, composed, fate))
         return (
-            f'<div class="variant" lang="{_e(language)}"><p class="text">{_e(composed)}</p>'
+            f'<div class="variant" lang="{escape(language)}"><p class="text">{escape(composed)}</p>'
             f'<ul class="accounts">{"".join(rows)}</ul></div>'
         )
 
     def _account(self, post: Post, platform: str, account_id: str, composed: str, fate: plan.Planned | None) -> str:
-        where = f"<strong>{_e(account_id)}</strong> ({_e(platform)})"
+        where = f"<strong>{escape(account_id)}</strong> ({escape(platform)})"
         parts = [composed]
         split_error = None
         if post.thread and platform in text.LIMITS:
@@ -394,9 +369,9 @@ class _Page:
         if len(parts) == 1:
             line = f'<li class="account"><span>{where}</span> {_count(platform, composed)}{_fate(fate)}'
             if split_error:
-                line += f'<p class="problem">{_e(split_error)}</p>'
+                line += f'<p class="problem">{escape(split_error)}</p>'
             return line + "</li>"
-        items = "".join(f'<li><span class="part">{_e(part)}</span> {_count(platform, part)}</li>' for part in parts)
+        items = "".join(f'<li><span class="part">{escape(part)}</span> {_count(platform, part)}</li>' for part in parts)
         return (
             f'<li class="account"><span>{where}: a thread of {len(parts)} posts</span>{_fate(fate)}'
             f'<ol class="thread">{items}</ol></li>'
@@ -412,7 +387,7 @@ def _count(platform: str, composed: str) -> str:
     if limit.max_bytes is not None:
         measure += f", {len(composed.encode('utf-8'))}/{limit.max_bytes} bytes"
     css = "count over" if text.overages(platform, composed) else "count"
-    return f'<span class="{css}">{_e(measure)}</span>'
+    return f'<span class="{css}">{escape(measure)}</span>'
 
 
 def _fate(fate: plan.Planned | None) -> str:
@@ -421,9 +396,9 @@ def _fate(fate: plan.Planned | None) -> str:
         return ""
     record = fate.record
     went = f" {record.updated_at:%Y-%m-%d %H:%M} UTC" if record is not None and fate.state in plan.OUT else ""
-    links = "".join(f' <a href="{_e(url)}">{_e(url)}</a>' for url in (record.urls if record else []))
-    note = f" ({_e(fate.note)})" if fate.note else ""
-    return f'<p class="fate {_e(fate.state)}"><strong>{_e(fate.state)}</strong>{_e(went)}{note}{links}</p>'
+    links = "".join(f' <a href="{escape(url)}">{escape(url)}</a>' for url in (record.urls if record else []))
+    note = f" ({escape(fate.note)})" if fate.note else ""
+    return f'<p class="fate {escape(fate.state)}"><strong>{escape(fate.state)}</strong>{escape(went)}{note}{links}</p>'
 
 
 def _problems(problems: list[Problem], config_name: str, broken: list[_Broken]) -> str:
@@ -432,17 +407,19 @@ def _problems(problems: list[Problem], config_name: str, broken: list[_Broken]) 
         parts.append('<section aria-labelledby="broken" class="broken"><h2 id="broken">Posts with errors</h2>')
         for post in broken:
             texts = "".join(
-                f'<p class="text" lang="{_e(lang)}"><strong>{_e(lang)}:</strong> {_e(value)}</p>'
+                f'<p class="text" lang="{escape(lang)}"><strong>{escape(lang)}:</strong> {escape(value)}</p>'
                 for lang, value in post.texts.items()
             )
             messages = "".join(
-                f"<li><code>{_e(p.render(config_name) if p.line else p.message)}</code></li>" for p in post.problems
+                f"<li><code>{escape(p.render(config_name) if p.line else p.message)}</code></li>" for p in post.problems
             )
-            parts.append(f'<article class="error"><h3>{_e(post.post_id)}</h3><ul>{messages}</ul>{texts}</article>')
+            parts.append(f'<article class="error"><h3>{escape(post.post_id)}</h3><ul>{messages}</ul>{texts}</article>')
         parts.append("</section>")
     shown = {p for post in broken for p in post.problems}
     rest = [p for p in problems if p not in shown]
-    items = "".join(f'<li class="{_e(p.severity.value)}"><code>{_e(p.render(config_name))}</code></li>' for p in rest)
+    items = "".join(
+        f'<li class="{escape(p.severity.value)}"><code>{escape(p.render(config_name))}</code></li>' for p in rest
+    )
     heading = f"Warnings and other problems ({len(rest)})" if rest else "Warnings"
     parts.append(
         f'<section aria-labelledby="warnings" class="warnings"><h2 id="warnings">{heading}</h2>'

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import io
 import re
 from collections import defaultdict
@@ -30,13 +29,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from scheduler.files import write_atomic
+from scheduler.pages import document, escape, plural, write_page
 from scheduler.platforms.base import Counts
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-PAGE_MODE = 0o644  # the team reads the report; state/ stays private
 TOP_POSTS = 10
 CHART_POSTS = 20  # more bars than this are unreadable on a phone; the numbers below each chart have all
 LABEL_CHARS = 22
@@ -138,17 +136,12 @@ def build(rows: Sequence[Row], out: Path, *, timezone: ZoneInfo, title: str, now
     ]
     table_file = out / "engagement.csv"
     if csv:
-        _write(table_file, _csv(ordered))
+        write_page(table_file, _csv(ordered))
     else:  # a CSV of an earlier report would not match this page
         table_file.unlink(missing_ok=True)
     index = out / "index.html"
-    _write(index, page.document(title, body).encode("utf-8"))
+    write_page(index, document(title, _CSS, body).encode("utf-8"))
     return index
-
-
-def _write(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
-    path.chmod(PAGE_MODE)
 
 
 def _copy_cards(rows: Sequence[Row], folder: Path) -> dict[Path, str]:
@@ -165,7 +158,7 @@ def _copy_cards(rows: Sequence[Row], folder: Path) -> dict[Path, str]:
             continue
         name = f"{hashlib.sha256(data).hexdigest()[:32]}.png"
         if not (folder / name).is_file():
-            _write(folder / name, data)
+            write_page(folder / name, data)
         sources[row.card] = f"cards/{name}"
     kept = {Path(source).name for source in sources.values()}
     for stale in folder.glob("*.png"):  # cards of an earlier report's top posts
@@ -200,14 +193,6 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _plural(count: int, noun: str, plural: str | None = None) -> str:
-    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
-
-
 def _number(value: int | float | None) -> str:
     if value is None:
         return "—"
@@ -222,19 +207,19 @@ def _link(url: str) -> str:
     """Only web addresses become links: javascript: and the like are shown, never followed."""
     parts = urlsplit(url)
     if parts.scheme.lower() in {"http", "https"} and parts.netloc:
-        return f'<a class="url" href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
-    return f'<span class="url">{_e(url)}</span>'
+        return f'<a class="url" href="{escape(url)}" rel="noreferrer">{escape(url)}</a>'
+    return f'<span class="url">{escape(url)}</span>'
 
 
 def _table(head: Sequence[str], body: Iterable[Sequence[str | int | float | None]]) -> str:
     """A plain table of text and numbers (right-aligned; None shown as a dash)."""
-    cells = "".join(f'<th scope="col">{_e(name)}</th>' for name in head)
+    cells = "".join(f'<th scope="col">{escape(name)}</th>' for name in head)
     lines = []
     for line in body:
         lines.append(
             "<tr>"
             + "".join(
-                f'<td class="t">{_e(cell)}</td>' if isinstance(cell, str) else f'<td class="n">{_number(cell)}</td>'
+                f'<td class="t">{escape(cell)}</td>' if isinstance(cell, str) else f'<td class="n">{_number(cell)}</td>'
                 for cell in line
             )
             + "</tr>"
@@ -253,19 +238,6 @@ class _Page:
     def short(self, instant: datetime) -> str:
         return f"{instant.astimezone(self.timezone):%Y-%m-%d %H:%M}"
 
-    def document(self, title: str, body: list[str]) -> str:
-        return "\n".join(
-            [
-                "<!doctype html>",
-                '<html lang="en"><head><meta charset="utf-8">',
-                '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                f"<title>{_e(title)}</title>",
-                f"<style>{_CSS}</style></head><body><main>",
-                *body,
-                "</main></body></html>",
-            ]
-        )
-
     def header(self, title: str, rows: Sequence[Row], counted: Sequence[tuple[Row, Counts]], with_csv: bool) -> str:
         outbox = sum(1 for row in rows if not row.history and row.platform in NO_COUNTS)
         pending = len(rows) - len(counted) - outbox
@@ -274,7 +246,7 @@ class _Page:
         status = [f"{len(counted):,} with counts", f"{pending:,} not fetched yet"]
         if outbox:
             status.append(f"{outbox:,} to the outbox (no counts)")
-        seen = f", and {_plural(views, 'view')} on X" if views else ""
+        seen = f", and {plural(views, 'view')} on X" if views else ""
         total = (
             f"<strong>Total engagement: {engagement:,}</strong> (likes, reposts, replies and quotes{seen})."
             if counted
@@ -282,10 +254,10 @@ class _Page:
         )
         download = '<p><a href="engagement.csv">The numbers as a spreadsheet (CSV)</a></p>' if with_csv else ""
         return (
-            f"<header><h1>{_e(title)}</h1>"
-            f"<p>Made {_e(self.local(self.now))} ({self.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC). "
-            f"Times are in {_e(self.timezone.key)}.</p>"
-            f'<p class="totals"><strong>{_plural(len(rows), "delivery", "deliveries")}</strong>: {", ".join(status)}. '
+            f"<header><h1>{escape(title)}</h1>"
+            f"<p>Made {escape(self.local(self.now))} ({self.now.astimezone(UTC):%Y-%m-%d %H:%M} UTC). "
+            f"Times are in {escape(self.timezone.key)}.</p>"
+            f'<p class="totals"><strong>{plural(len(rows), "delivery", "deliveries")}</strong>: {", ".join(status)}. '
             f"{total}</p>"
             f"{download}"
             '<section class="note" aria-label="What the counts mean"><ul>'
@@ -305,7 +277,7 @@ class _Page:
             figures = _charts(counted, rows, self)
             parts.append('<div class="charts">')
             parts.extend(
-                f'<figure class="chart" id="{chart.key}"><figcaption id="{chart.key}-caption">{_e(chart.caption)}'
+                f'<figure class="chart" id="{chart.key}"><figcaption id="{chart.key}-caption">{escape(chart.caption)}'
                 f"</figcaption>{chart.svg}<details><summary>The numbers</summary>"
                 f'<div class="scroll">{chart.numbers}</div></details></figure>'
                 for chart in figures
@@ -324,7 +296,9 @@ class _Page:
             source = cards.get(row.card) if row.card is not None else None
             alt = f"Card of the post {row.post_id} ({row.language})"
             picture = (
-                f'<a class="thumb" href="{_e(source)}"><img src="{_e(source)}" alt="{_e(alt)}"></a>' if source else ""
+                f'<a class="thumb" href="{escape(source)}"><img src="{escape(source)}" alt="{escape(alt)}"></a>'
+                if source
+                else ""
             )
             numbers = "".join(
                 f"<li><strong>{_number(value)}</strong> {_NOUNS.get(name, name) if value == 1 else name}</li>"
@@ -335,12 +309,12 @@ class _Page:
                 )
             )
             parts.append(
-                f'<article class="top"><h3>{rank}. <span class="id">{_e(row.post_id)}</span></h3>'
-                f'<p class="who">{_e(row.language)} · {_e(row.account)} on {_e(_platform(row.platform))} · '
-                f"{_e(self.local(row.published))}</p>"
+                f'<article class="top"><h3>{rank}. <span class="id">{escape(row.post_id)}</span></h3>'
+                f'<p class="who">{escape(row.language)} · {escape(row.account)} on {escape(_platform(row.platform))} · '
+                f"{escape(self.local(row.published))}</p>"
                 f'<div class="top-body">{picture}<div class="details">'
                 f'<ul class="counts">{numbers}</ul>'
-                f'<p class="text" lang="{_e(row.language)}">{_e(row.text)}</p>'
+                f'<p class="text" lang="{escape(row.language)}">{escape(row.text)}</p>'
                 f"<p>{_link(row.url)}</p></div></div></article>"
             )
         parts.append("</section>")
@@ -361,11 +335,11 @@ class _Page:
             else:
                 values = [*(getattr(counts, metric) for metric in METRICS), counts.impressions, counts.engagement]
                 cells = "".join(f'<td class="n">{_number(value)}</td>' for value in values)
-                cells += f'<td class="n">{_e(self.short(row.history[-1].at))}</td>'
+                cells += f'<td class="n">{escape(self.short(row.history[-1].at))}</td>'
             lines.append(
-                f'<tr><td class="n">{_e(self.short(row.published))}</td><td class="id">{_e(row.post_id)}</td>'
-                f"<td>{_e(row.kind)}</td><td>{_e(row.language)}</td><td>{_e(row.account)}</td>"
-                f'<td>{_e(_platform(row.platform))}</td>{cells}<td class="link">{_link(row.url)}</td></tr>'
+                f'<tr><td class="n">{escape(self.short(row.published))}</td><td class="id">{escape(row.post_id)}</td>'
+                f"<td>{escape(row.kind)}</td><td>{escape(row.language)}</td><td>{escape(row.account)}</td>"
+                f'<td>{escape(_platform(row.platform))}</td>{cells}<td class="link">{_link(row.url)}</td></tr>'
             )
         listing = (
             f'<div class="scroll" role="region" aria-label="All deliveries" tabindex="0"><table class="all">'
