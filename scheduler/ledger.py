@@ -22,7 +22,7 @@ import re
 import socket
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -572,16 +572,18 @@ class Ledger:
     def snapshots(self, transaction: _Transaction) -> dict[str, list[tuple[datetime, Counts]]]:
         """Every stored fetch of counts, oldest first, by delivery key."""
         found: dict[str, list[tuple[datetime, Counts]]] = {}
-        for *key, fetched_at, likes, reposts, replies, quotes, impressions in transaction.execute(
-            "SELECT d.post_id, d.due, d.account, d.language, s.fetched_at, s.likes, s.reposts, s.replies, s.quotes,"
-            " s.impressions FROM snapshots s JOIN deliveries d ON d.id = s.delivery_id ORDER BY s.fetched_at, s.id"
-        ).fetchall():
-            post_id, due, account, language = key
-            delivery = Delivery(parse_stamp(due), post_id, account, language)
-            found.setdefault(delivery.key, []).append(
-                (parse_stamp(fetched_at), Counts(likes, reposts, replies, quotes, impressions))
-            )
+        for key, fetched in _snapshot_rows(transaction, ""):
+            found.setdefault(key, []).append(fetched)
         return found
+
+    @_transaction(write=False)
+    def latest_counts(self, transaction: _Transaction) -> dict[str, tuple[datetime, Counts]]:
+        """The last fetch of counts of each delivery, by delivery key (what `status` shows), without the history."""
+        newer = (
+            " WHERE NOT EXISTS (SELECT 1 FROM snapshots n WHERE n.delivery_id = s.delivery_id"
+            " AND (n.fetched_at > s.fetched_at OR (n.fetched_at = s.fetched_at AND n.id > s.id)))"
+        )
+        return dict(_snapshot_rows(transaction, newer))
 
     @_transaction(write=True)
     def spend(self, transaction: _Transaction, name: str, wanted: int, budget: int) -> int:
@@ -612,6 +614,16 @@ def _update(transaction: _Transaction, delivery: Delivery, assignments: str, con
     """Change the delivery's row if `condition` still holds (a compare-and-set); whether it did."""
     sql = f"UPDATE deliveries SET {assignments}{_BY_KEY} AND {condition}"  # noqa: S608 (constant text)
     return transaction.execute(sql, **_key(delivery), **params).rowcount == 1
+
+
+def _snapshot_rows(transaction: _Transaction, where: str) -> Iterator[tuple[str, tuple[datetime, Counts]]]:
+    """The snapshots `where` picks, oldest first: each delivery's key, when it was fetched, and the counts."""
+    for post_id, due, account, language, fetched_at, *counts in transaction.execute(
+        "SELECT d.post_id, d.due, d.account, d.language, s.fetched_at, s.likes, s.reposts, s.replies, s.quotes,"  # noqa: S608 (constant text)
+        f" s.impressions FROM snapshots s JOIN deliveries d ON d.id = s.delivery_id{where} ORDER BY s.fetched_at, s.id"
+    ).fetchall():
+        delivery = Delivery(parse_stamp(due), post_id, account, language)
+        yield delivery.key, (parse_stamp(fetched_at), Counts(*counts))
 
 
 def _key(delivery: Delivery) -> dict[str, str]:

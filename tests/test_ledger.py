@@ -462,6 +462,7 @@ def test_snapshots_keep_a_history_per_delivery_and_none_stays_none(url: str) -> 
         (NOW + timedelta(days=1), Counts(likes=4, reposts=2, replies=1)),
     ]
     assert history[other.key] == [(NOW + timedelta(days=1), Counts(likes=0))]  # quotes unknown, not 0
+    assert ledger.latest_counts() == {key: fetches[-1] for key, fetches in history.items()}
     assert {r.delivery.key: f for r, f in ledger.published_with_last_fetch()} == {
         DELIVERY.key: NOW + timedelta(days=1),
         other.key: NOW + timedelta(days=1),

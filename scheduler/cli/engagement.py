@@ -73,7 +73,7 @@ def stats(
     result = engagement.fetch(
         campaign, ledger, session.publisher.platform, chosen, moment, lambda: now or datetime.now(UTC)
     )
-    latest = {key: history[-1] for key, history in ledger.snapshots().items()}
+    latest = ledger.latest_counts()
     month_reads = engagement.x_reads(ledger, moment)
     x_read_now = sum(a.x_reads for a in result.accounts)
     if as_json:

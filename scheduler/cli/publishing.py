@@ -159,7 +159,7 @@ def status(
     campaign, ledger = session.campaign, session.ledger
     snapshot = plan.Snapshot.read(ledger)
     records = ledger.records(limit=limit)
-    counts = {key: history[-1] for key, history in ledger.snapshots().items()}
+    counts = ledger.latest_counts()
     troubles = engagement.troubles(ledger)
     coming = plan.upcoming(campaign, snapshot, moment, limit)
     held = plan.held(campaign, snapshot, moment)
