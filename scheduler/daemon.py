@@ -198,10 +198,9 @@ class Daemon:
             self._collect_at(self.clock() + until_step + COLLECT_CLEAR_OF_STEP)
             return
         try:
-            records = engagement.due(campaign, ledger, self.clock())
-            if records:
-                fetched = engagement.fetch(campaign, ledger, self._counter, records, self.clock(), self.clock)
-                log.info("fetched the counts of %d of %d published deliveries", fetched.stored, len(records))
+            fetched = engagement.fetch_due(campaign, ledger, self._counter, self.clock)
+            if fetched.asked:
+                log.info("fetched the counts of %d of %d published deliveries", fetched.stored, fetched.asked)
         except Exception as exc:  # counts can wait; a due post must not
             log.error("fetching counts failed (%s); trying again in %s", exc, RETRY_STEP, exc_info=True)
             self._collect_at(self.clock() + RETRY_STEP)

@@ -46,6 +46,7 @@ class AccountFetch:
 
 @dataclass
 class Fetch:
+    asked: int = 0  # deliveries whose counts were asked of this fetch
     accounts: list[AccountFetch] = field(default_factory=list)
 
     @property
@@ -126,7 +127,7 @@ def fetch(
     for record in records:
         by_account.setdefault(record.delivery.account, []).append(record)
     waiting = troubles(ledger)
-    result = Fetch()
+    result = Fetch(asked=sum(len(mine) for mine in by_account.values()))
     for account_id, mine in by_account.items():
         account = campaign.accounts[account_id]
         outcome = AccountFetch(account_id, account.platform)
@@ -167,6 +168,14 @@ def fetch(
         if trouble is not None:
             ledger.set_setting(TROUBLE_SETTING + account_id, None)
     return result
+
+
+def fetch_due(
+    campaign: Campaign, ledger: Ledger, platform_of: Callable[[str], Platform], clock: Callable[[], datetime]
+) -> Fetch:
+    """What the daemon fetches on its own: the counts of every delivery due a fetch now."""
+    now = clock()
+    return fetch(campaign, ledger, platform_of, due(campaign, ledger, now), now, clock)
 
 
 def _within_x_budget(

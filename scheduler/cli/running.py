@@ -144,7 +144,7 @@ def daemon(
         if result.paused:
             click.echo("paused: nothing was published")
         if session.campaign.stats.collect:
-            _collect_once(session, clock())
+            _collect_once(session)
         sys.exit(EXIT_PROBLEMS if result.troubled else 0)
     try:
         heartbeat = health.Heartbeat.from_environment(settings)
@@ -157,18 +157,17 @@ def daemon(
     sys.exit(code)
 
 
-def _collect_once(session: _Session, now: datetime) -> None:
+def _collect_once(session: _Session) -> None:
     """What the daemon fetches on its own: the counts due a fetch (a failure is reported, not fatal)."""
     from scheduler import engagement
 
-    records = engagement.due(session.campaign, session.ledger, now)
-    if records:
-        fetched = engagement.fetch(
-            session.campaign, session.ledger, session.publisher.platform, records, now, session.publisher.clock
-        )
-        click.echo(f"counts: fetched {fetched.stored} of {len(records)} due")
-        for account in fetched.failed:
-            click.echo(f"counts of {account.account} failed: {account.error}")
+    fetched = engagement.fetch_due(
+        session.campaign, session.ledger, session.publisher.platform, session.publisher.clock
+    )
+    if fetched.asked:
+        click.echo(f"counts: fetched {fetched.stored} of {fetched.asked} due")
+    for account in fetched.failed:
+        click.echo(f"counts of {account.account} failed: {account.error}")
 
 
 def _catch_up(config: Path, settings: Settings, webhook: Any, now: datetime) -> Follower:
