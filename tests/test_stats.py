@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import html
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -27,6 +27,8 @@ from tests.conftest import ROOT, Result, mastodon_fault, new_bsky_account, x_env
 from tests.peers.appview.server import AppViewStub
 from tests.peers.x_stub.server import XStub
 from tests.test_preview import browser  # noqa: F401 - the fixture
+
+T = TypeVar("T")
 
 
 def write_campaign(folder: Path, accounts: str, stats: str = "", posts: int = 1) -> Path:
@@ -49,16 +51,11 @@ def write_campaign(folder: Path, accounts: str, stats: str = "", posts: int = 1)
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(ROOT / "assets", tmp_path / "assets")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "alice_token")
-    monkeypatch.setenv("SCHEDULER_REQUEST_TIMEOUT", "5")
+def project(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """conftest's project folder, with the X stub's credentials for the account x-en."""
     for name, value in x_environment("x-en").items():
         monkeypatch.setenv(name, value)
-    for name in ("SCHEDULER_CONFIG", "SCHEDULER_LEDGER"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return folder
 
 
 def mastodon_accounts(server: MockServer) -> str:
@@ -185,14 +182,24 @@ def test_a_failing_platform_leaves_the_others_counts_stored_and_waits_before_ask
     assert "; next try after " in waiting.output
 
 
-def test_the_daemon_fetches_counts_after_each_delivery_on_its_own(project: Path, mastodon_server: MockServer) -> None:
-    config = write_campaign(project, mastodon_accounts(mastodon_server), "stats: {after: [3s, 6s]}", posts=0)
-    due = datetime.now(UTC) + timedelta(seconds=3)
+def add_timed_posts(config: Path, *due: datetime) -> None:
+    """Posts post-0, post-1, ... going out at these instants, with texts of their own."""
+    stamp = time.time_ns()
     config.write_text(
-        config.read_text().replace("posts:", "posts:\n  - id: soon\n", 1)
-        + f"    text: {{en: 'Soon {time.time_ns()}', es: 'Pronto {time.time_ns()}'}}\n"
-        + f"    at: {due:%Y-%m-%d %H:%M:%S}+00:00\n"
+        config.read_text().replace("posts:", "posts:\n", 1)
+        + "".join(
+            f"  - id: post-{i}\n    text: {{en: 'Post {i} {stamp}', es: 'Post {i} {stamp}'}}\n"
+            f"    at: {at:%Y-%m-%d %H:%M:%S}+00:00\n"
+            for i, at in enumerate(due)
+        )
     )
+
+
+def run_daemon_until(
+    project: Path, look: Callable[[Ledger], T], done: Callable[[T], bool], limit: float
+) -> tuple[T, str]:
+    """Run the daemon as a server does until what `look` finds in the ledger is `done` (or `limit` seconds
+    pass); what it found last, and the daemon's output."""
     daemon = subprocess.Popen(
         [sys.executable, str(ROOT / "run.py"), "daemon"],
         cwd=project,
@@ -201,16 +208,29 @@ def test_the_daemon_fetches_counts_after_each_delivery_on_its_own(project: Path,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        fetches: list[int] = []
-        while time.monotonic() < deadline and fetches != [2, 2]:
+        deadline = time.monotonic() + limit
+        while True:
             time.sleep(0.5)
             ledger = Ledger(default_url(project))
-            fetches = sorted(len(history) for history in ledger.snapshots().values())
+            found = look(ledger)
             ledger.close()
+            if done(found) or time.monotonic() > deadline:
+                break
     finally:
         daemon.send_signal(signal.SIGTERM)
         output, _ = daemon.communicate(timeout=60)
+    return found, output
+
+
+def test_the_daemon_fetches_counts_after_each_delivery_on_its_own(project: Path, mastodon_server: MockServer) -> None:
+    config = write_campaign(project, mastodon_accounts(mastodon_server), "stats: {after: [3s, 6s]}", posts=0)
+    add_timed_posts(config, datetime.now(UTC) + timedelta(seconds=3))
+    fetches, output = run_daemon_until(
+        project,
+        lambda ledger: sorted(len(history) for history in ledger.snapshots().values()),
+        lambda fetches: fetches == [2, 2],
+        limit=60,
+    )
     assert fetches == [2, 2], output  # en and es, each at 3 s and at 6 s after it went out
     assert "  counts fetched 3s, 6s after each delivery (stats in posts.yaml)" in output
     assert output.count("fetched the counts of 2 of 2 published deliveries") == 2
@@ -299,37 +319,16 @@ def test_a_slow_platform_never_delays_a_due_post(project: Path, mastodon_server:
     """Counts of the first post fall due while the platform answers reads slowly; the second post still
     goes out on time."""
     config = write_campaign(project, mastodon_accounts(mastodon_server), "stats: {after: [1s]}", posts=0)
-    first, second = datetime.now(UTC) + timedelta(seconds=3), datetime.now(UTC) + timedelta(seconds=8)
-    stamp = time.time_ns()
-    config.write_text(
-        config.read_text().replace("posts:", "posts:\n", 1)
-        + "".join(
-            f"  - id: post-{i}\n    text: {{en: 'Post {i} {stamp}', es: 'Post {i} {stamp}'}}\n"
-            f"    at: {due:%Y-%m-%d %H:%M:%S}+00:00\n"
-            for i, due in enumerate((first, second))
-        )
-    )
+    add_timed_posts(config, datetime.now(UTC) + timedelta(seconds=3), datetime.now(UTC) + timedelta(seconds=8))
     mastodon_fault(
         mastodon_server, "/api/v1/statuses/*", {"type": "latency", "delay_ms": 8000}, count=20, methods=("GET",)
     )
-    daemon = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), "daemon"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    went_out, output = run_daemon_until(
+        project,
+        lambda ledger: {r.delivery.key: r.updated_at for r in ledger.records(states=("published",))},
+        lambda went_out: len(went_out) == 4,
+        limit=40,
     )
-    try:
-        deadline = time.monotonic() + 40
-        went_out: dict[str, datetime] = {}
-        while time.monotonic() < deadline and len(went_out) < 4:
-            time.sleep(0.5)
-            ledger = Ledger(default_url(project))
-            went_out = {r.delivery.key: r.updated_at for r in ledger.records(states=("published",))}
-            ledger.close()
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        output, _ = daemon.communicate(timeout=60)
     assert len(went_out) == 4, output
     late = {key: at - datetime.fromisoformat(key.split("|")[1]) for key, at in went_out.items()}
     assert all(delay < timedelta(seconds=2) for delay in late.values()), (late, output)
