@@ -222,15 +222,5 @@ def _failed(
 
 def describe(counts: Counts) -> str:
     """Counts in words, leaving out what the platform does not count."""
-    shown = [
-        f"{value} {one if value == 1 else many}"
-        for one, many, value in (
-            ("like", "likes", counts.likes),
-            ("repost", "reposts", counts.reposts),
-            ("reply", "replies", counts.replies),
-            ("quote", "quotes", counts.quotes),
-            ("view", "views", counts.impressions),
-        )
-        if value is not None
-    ]
+    shown = [f"{value} {one if value == 1 else many}" for one, many, value in counts.named() if value is not None]
     return ", ".join(shown) or "no counts"

@@ -45,7 +45,6 @@ INK = "#1d1d1f"
 PALETTE = ("#0072B2", "#D55E00", "#117733", "#AA4499", "#332288", "#882255", "#7A6000", "#555555")
 KIND_COLORS = {"slogan": PALETTE[0], "excerpt": PALETTE[1], "text": PALETTE[2]}
 METRICS = ("likes", "reposts", "replies", "quotes")
-_NOUNS = {"likes": "like", "reposts": "repost", "replies": "reply", "quotes": "quote", "views": "view"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 CSV_COLUMNS = (
     "post_id",
@@ -301,12 +300,8 @@ class _Page:
                 else ""
             )
             numbers = "".join(
-                f"<li><strong>{_number(value)}</strong> {_NOUNS.get(name, name) if value == 1 else name}</li>"
-                for name, value in (
-                    *((metric, getattr(counts, metric)) for metric in METRICS),
-                    ("views", counts.impressions),
-                    ("engagement", counts.engagement),
-                )
+                f"<li><strong>{_number(value)}</strong> {one if value == 1 else many}</li>"
+                for one, many, value in (*counts.named(), ("engagement", "engagement", counts.engagement))
             )
             parts.append(
                 f'<article class="top"><h3>{rank}. <span class="id">{escape(row.post_id)}</span></h3>'

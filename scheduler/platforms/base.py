@@ -77,6 +77,16 @@ class Counts:
         negative or absurd number from a broken or hostile server) is taken as not counted."""
         return cls(**{name: _count(value) for name, value in values.items()})
 
+    def named(self) -> tuple[tuple[str, str, int | None], ...]:
+        """Each count with its name for one and for many, as a person reads them (impressions are views)."""
+        return (
+            ("like", "likes", self.likes),
+            ("repost", "reposts", self.reposts),
+            ("reply", "replies", self.replies),
+            ("quote", "quotes", self.quotes),
+            ("view", "views", self.impressions),
+        )
+
     @property
     def engagement(self) -> int:
         """Likes, reposts, replies and quotes together: what people did with the post (views excluded)."""
