@@ -35,9 +35,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
-from typing import Any, Final, Self, cast
+from types import FrameType
+from typing import Any, Final, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.peers.serving import Served
 
 JSON = dict[str, Any]
 
@@ -198,9 +200,11 @@ def _parse_fault(raw: Any) -> _Fault:
     return _Fault(raw["status"], count, {str(k).lower(): str(v) for k, v in headers.items()}, error, message)
 
 
-class AppViewStub:
+class AppViewStub(Served):
     """``AppViewStub(pds_url).start()``; then ``.url``, ``.add_fault()``, ``.clear_faults()``, ``.calls()``,
     ``.clear_calls()``, ``.stop()``. Also a context manager."""
+
+    thread_name = "appview-stub"
 
     def __init__(self, pds_url: str, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0) -> None:
         self.pds_url, self.host, self.port, self.timeout = pds_url.rstrip("/"), host, port, timeout
@@ -208,42 +212,11 @@ class AppViewStub:
         self._faults: list[_Fault] = []
         self._calls: list[JSON] = []
         self._indexed: dict[str, str] = {}  # uri -> indexedAt: when the stub first saw the post, as an indexer
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # ---- lifecycle
+    # ---- lifecycle (the rest: Served)
 
-    def start(self) -> Self:
-        if self._server is None:
-            self._server = _Server((self.host, self.port), _Handler, self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="appview-stub", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread, self._server, self._thread = self._server, self._thread, None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stub is not running: call start() first")
-        return f"http://{self.host}:{self.port}"
+    def _make_server(self) -> ThreadingHTTPServer:
+        return _Server((self.host, self.port), _Handler, self)
 
     # ---- control (also over HTTP under /_stub/)
 

@@ -63,11 +63,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
-from typing import Any, Final, Self, cast
+from types import FrameType
+from typing import Any, Final, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from twitter_text import parse_tweet
+
+from tests.peers.serving import Served
 
 JSON = dict[str, Any]
 
@@ -559,9 +561,11 @@ class _FaultPlan:
 # ---------------------------------------------------------------------------------------------------- the stub
 
 
-class XStub:
+class XStub(Served):
     """The X API v2 stub. ``XStub(credentials=[...]).start()``; then ``.url``, ``.state()``, ``.add_fault()``,
     ``.clear_faults()``, ``.set_metrics()``, ``.reset()``, ``.stop()``. Also a context manager."""
+
+    thread_name = "x-stub"
 
     def __init__(
         self,
@@ -603,52 +607,19 @@ class XStub:
         self.timestamp_skew = timestamp_skew
         self.clock = clock
         self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._last_id = 0
         self._next_fault_id = 1
         self._clear()
 
-    # ---- lifecycle
+    # ---- lifecycle (the rest: Served)
 
-    def start(self) -> Self:
-        if self._server is not None:
-            return self
+    def _make_server(self) -> ThreadingHTTPServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         server_class = type("_BoundServer", (_Server,), {"address_family": family})
-        self._server = server_class((self.host, self.port), _Handler, self)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="x-stub", daemon=True
-        )
-        self._thread.start()
-        return self
+        return server_class((self.host, self.port), _Handler, self)
 
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the stub is not running: call start() first")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+    def _closing(self, server: ThreadingHTTPServer) -> None:
+        cast(_Server, server).close_connections()
 
     # ---- control (also reachable over HTTP under /_stub/)
 
