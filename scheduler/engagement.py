@@ -148,18 +148,18 @@ def fetch(
         if not mine:
             continue
         outcome.asked = len(mine)
+        ids = [record.parts[0]["id"] for record in mine]
+        failure: Exception | None = None
         try:
-            counts = platform_of(account_id).counts([record.parts[0]["id"] for record in mine])
+            counts = platform_of(account_id).counts(ids)
         except (PlatformError, SchedulerError) as exc:
-            if outcome.x_reads:
-                ledger.spend(_x_month(now), -outcome.x_reads, campaign.stats.x_reads_per_month)  # X bills no failure
-                outcome.x_reads = 0
-            _failed(ledger, account_id, exc, trouble, clock(), outcome)
-            continue
-        if outcome.x_reads > len(counts):  # X bills the posts it returns; a deleted one is not
+            counts, failure = {}, exc
+        if outcome.x_reads > len(counts):  # X bills the posts it returns: none on a failure, no deleted one
             ledger.spend(_x_month(now), len(counts) - outcome.x_reads, campaign.stats.x_reads_per_month)
             outcome.x_reads = len(counts)
-        ids = [record.parts[0]["id"] for record in mine]
+        if failure is not None:
+            _failed(ledger, account_id, failure, trouble, clock(), outcome)
+            continue
         fetched = [(record.delivery, counts[id_]) for record, id_ in zip(mine, ids, strict=True) if id_ in counts]
         ledger.add_snapshots(fetched, clock())
         outcome.stored = len(fetched)

@@ -157,6 +157,13 @@ def test_x_is_read_only_within_its_monthly_budget_and_says_what_it_cost(
     assert "X reads: 0 now; 2 this month (budget 2)" in again.output
     assert sum(x_stub.state()["reads"].values()) == reads_before + 2
 
+    # X answering with an error bills nothing: what was taken from the budget is given back.
+    config.write_text(config.read_text().replace("x_reads_per_month: 2", "x_reads_per_month: 10"))
+    x_stub.add_fault(match={"method": "GET", "path": "/2/tweets"}, effect={"type": "status", "status": 503})
+    failed = run_cli("stats")
+    assert failed.exit_code == 1
+    assert "X reads: 0 now; 2 this month (budget 10)" in failed.output
+
 
 def test_a_failing_platform_leaves_the_others_counts_stored_and_waits_before_asking_again(
     project: Path, run_cli: Callable[..., Result], mastodon_server: MockServer, x_stub: XStub
