@@ -183,25 +183,6 @@ def mastodon(folder: Path) -> Iterator[str]:
         yield str(server.base_url).rstrip("/")
 
 
-def with_bytecode(env: dict[str, str], folder: Path) -> dict[str, str]:
-    """`env` for our Python children with bytecode caches, as a user's Python has them.
-
-    This machine sets PYTHONDONTWRITEBYTECODE=1 and the clone has no scheduler/__pycache__, so every
-    cold run would compile scheduler/ from source (about 25 ms). The caches go to a temporary
-    PYTHONPYCACHEPREFIX (nothing is written into the repository), filled here once, unmeasured.
-    """
-    import sysconfig
-
-    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(folder)
-    paths = sysconfig.get_paths()
-    skip = rf"^{re.escape(paths['stdlib'])}/site-packages/|/(test|tests|idlelib|lib2to3|tkinter|turtledemo|ensurepip)/"
-    sources = dict.fromkeys([paths["stdlib"], paths["purelib"], paths["platlib"], str(ROOT / "scheduler")])
-    command = [PYTHON, "-m", "compileall", "-q", "-j0", "-x", skip, *sources]
-    subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-    return env
-
-
 def ensure_crosspost() -> None:
     """npm ci into bench/crosspost/node_modules when it is not there yet (a fresh clone)."""
     if CROSSPOST_BIN.is_file():
@@ -649,6 +630,7 @@ def main() -> int:
 
 
 def benchmark(runs: int, node: str, *, profile: bool) -> int:
+    from bench.bytecode_cache import with_bytecode
     from tests.conftest import X_CREDENTIAL, new_bsky_account, start_pds, x_environment
     from tests.peers.x_stub.server import XStub
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import gc
 import re
 import types
@@ -712,6 +711,8 @@ def _secret_message(parent: Path_, key: str) -> str:
 
 
 def _suggest(word: str, options: typing.Iterable[str]) -> str:
+    import difflib  # only a misspelt key needs it; loaded then, so a clean check starts faster
+
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

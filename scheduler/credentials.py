@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from scheduler.models import SECRET_NAMES, secret_variable
-from scheduler.platforms.base import AuthError
 
 log = logging.getLogger(__name__)
 MASK = "[secret]"
@@ -32,6 +31,8 @@ class Credentials:
 
     def for_account(self, account_id: str, platform: str) -> dict[str, str]:
         """The account's secrets by name (API_KEY, ...); AuthError naming every missing variable."""
+        from scheduler.platforms.base import AuthError  # not at the top: `validate` reads .env without it
+
         names = SECRET_NAMES[platform]
         variables = {name: secret_variable(account_id, name) for name in names}
         missing = tuple(variable for variable in variables.values() if not self._values.get(variable))

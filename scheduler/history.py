@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ class CommittedTimes:
 def unchanged_times(config: Path) -> frozenset[str]:
     """The posts whose `at` is the same in the last commit as in the file now: a past one is old news.
     Empty outside a git work tree, or when the committed file cannot be read."""
+    import subprocess  # here, not at the top: most checks never ask git, and `validate` starts faster
+
     try:
         shown = subprocess.run(  # noqa: S603 - fixed arguments, no shell
             ["git", "-C", str(config.resolve().parent), "show", f"HEAD:./{config.name}"],  # noqa: S607
