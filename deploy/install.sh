@@ -31,6 +31,9 @@ tar -C "$source_dir" --exclude ./.venv --exclude ./state --exclude ./outbox --ex
 [ -f "$target/posts.yaml" ] || cp "$source_dir/posts.yaml" "$target/posts.yaml"
 python3 -m venv "$target/.venv"
 "$target/.venv/bin/pip" install --quiet "$target"
+# The package's bytecode, written here as root: the service user may not write /opt/slogan-scheduler,
+# and without it every command and every start would first compile the package from source.
+"$target/.venv/bin/python" -m compileall -q "$target/scheduler"
 mkdir -p "$target/state" "$target/outbox" "$target/preview"
 install -d -m 700 -o slogan-scheduler -g slogan-scheduler /var/lib/slogan-scheduler
 chmod 700 "$target/state"

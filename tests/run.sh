@@ -29,6 +29,9 @@ fi
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# The package's bytecode, once: where PYTHONDONTWRITEBYTECODE is set (CI images often set it), each of the
+# suite's many `run.py` processes would otherwise compile the package from source.
+.venv/bin/python -m compileall -q -j0 scheduler
 
 # The local Bluesky PDS (Node 22 and the reference server, from the npm registry), built once
 # into a cache outside the clone; the test session starts it, with mastodon-mock and the X stub.

@@ -461,3 +461,41 @@ def test_the_unit_follows_the_teams_repository(tmp_path: Path) -> None:
     assert server.ledger.is_file()  # the unit's ledger, not one in the checkout
     assert not (checkout / "state" / "ledger.sqlite3").exists()
     assert "Traceback" not in log.read_text(encoding="utf-8")
+
+
+def test_commands_on_the_server_read_the_bytecode_install_sh_writes(tmp_path: Path) -> None:
+    """The service user may not write /opt/slogan-scheduler (root's, and read-only to the unit), so
+    Python cannot cache the package's bytecode there: install.sh writes it as root. Without it, every
+    command compiles the package from source before doing anything."""
+    require_root()
+    server = install(tmp_path)
+    shutil.copytree(ROOT / "scheduler", server.home / "scheduler", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "posts.yaml", server.posts)
+
+    def compiled_from_source() -> list[str]:
+        """The package's modules a command compiles from source, as the service user runs it (here
+        root, with Python kept from writing bytecode, as the user is kept from writing the folder)."""
+        done = subprocess.run(
+            [str(server.home / ".venv" / "bin" / "python"), "-v", str(server.home / "run.py"), "validate"],
+            cwd=server.home,
+            env={**command_environment(), "PYTHONDONTWRITEBYTECODE": "1"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+        loaded = re.findall(r"^# code object from '?(\S+?)'?$", done.stderr, re.MULTILINE)
+        ours = [path for path in loaded if path.startswith(f"{server.home / 'scheduler'}/")]
+        assert any(path.endswith("models.py") or "models.cpython" in path for path in ours), ours
+        return [path for path in ours if path.endswith(".py")]
+
+    assert compiled_from_source(), "the package came from bytecode before install.sh wrote any"
+    script = (DEPLOY / "install.sh").read_text(encoding="utf-8")
+    (step,) = [line for line in script.splitlines() if "compileall" in line]
+    installed = subprocess.run(
+        ["/bin/bash", "-c", step], env={**os.environ, "target": str(server.home)}, capture_output=True, text=True
+    )
+    assert installed.returncode == 0, installed.stderr
+    assert compiled_from_source() == []
