@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -144,6 +145,33 @@ def test_real_process_prints_no_traceback_and_loads_no_platform_sdk(tmp_path: Pa
     assert result.stdout.splitlines()[0].endswith(
         "YAML syntax error: did not find expected ',' or '}' while parsing a flow mapping"
     )
+
+
+def test_a_command_runs_with_garbage_collection_on_and_its_imports_set_aside() -> None:
+    """main() pauses collection while a command loads, then resumes it before the command runs (a
+    daemon without it would never free a cycle), with what the imports made frozen out of its way."""
+    probe = (
+        "import gc, sys\n"
+        "import scheduler.content\n"
+        "seen = []\n"
+        "check = scheduler.content.check\n"
+        "def spy(*args, **kwargs):\n"
+        "    seen.append((gc.isenabled(), gc.get_freeze_count()))\n"
+        "    return check(*args, **kwargs)\n"
+        "scheduler.content.check = spy\n"
+        "sys.argv = ['run.py', 'validate']\n"
+        "from scheduler.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    print(exit.code, seen, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    code, seen = done.stderr.strip().split(" ", 1)
+    assert code == "0", done.stderr
+    ((enabled, frozen),) = ast.literal_eval(seen)
+    assert enabled
+    assert frozen > 10_000, frozen
 
 
 def test_post_loads_only_what_it_uses(folder: Path) -> None:

@@ -16,6 +16,9 @@ def main() -> None:
     # No pydantic plugin sees the campaign, and none is looked for: the look reads every installed
     # package's metadata before the first model is built.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # Loading a command makes tens of thousands of objects that live as long as the process, so
+    # collecting garbage meanwhile finds none. The group resumes collection once the command is loaded.
+    gc.disable()
     try:
         cli(prog_name="run.py" if Path(sys.argv[0]).name == "run.py" else "slogan-scheduler")
     finally:

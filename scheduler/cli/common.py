@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # the publishing machinery loads only for the commands that p
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_PROBLEMS = 1
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:

@@ -7,11 +7,12 @@ subcommands" pattern). `--help` lists them all, and then imports them all.
 
 from __future__ import annotations
 
+import gc
 import importlib
 
 import click
 
-from scheduler.cli.common import CONTEXT
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 COMMANDS = {
     "validate": "campaign",
@@ -39,6 +40,9 @@ class _Commands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             importlib.import_module(f"scheduler.cli.{COMMANDS[cmd_name]}")  # it registers its commands
+        if not gc.isenabled():  # main() paused it for the imports: resume, and never walk what they made
+            gc.freeze()
+            gc.enable()
         return super().get_command(ctx, cmd_name)
 
 
