@@ -22,6 +22,6 @@ def main() -> None:
     try:
         cli(prog_name="run.py" if Path(sys.argv[0]).name == "run.py" else "slogan-scheduler")
     finally:
-        # The process ends here. Its last garbage collections would walk every object the imports made
-        # (pydantic's schemas above all), a tenth of a short command's time, to free memory the exit frees.
+        # The process ends here. Its last garbage collections would walk every object still tracked
+        # (what the command made and loaded, a platform's SDK say) to free memory the exit frees.
         gc.freeze()
