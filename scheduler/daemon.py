@@ -12,7 +12,6 @@ exits non-zero on a damaged ledger so that systemd restarts it and a person hear
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
 import os
@@ -41,18 +40,6 @@ RETRY_STEP = timedelta(seconds=15)
 PREPARE_AHEAD = timedelta(seconds=60)
 HUNG_AFTER = 600.0  # seconds one step may run before the watchdog stops vouching for the daemon
 COLLECT_CLEAR_OF_STEP = timedelta(seconds=90)  # counts are not fetched this close to a due post
-
-
-def release_freed_memory() -> bool:
-    """Give the system back what the step freed. glibc keeps memory freed in a worker thread (a card's
-    pixels, an upload's bytes) in that thread's arena: an idle daemon held 10-20 MB more after some
-    deliveries than after others. False where the C library has no malloc_trim (musl, macOS)."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim(0)
-    return True
 
 
 class Daemon:
@@ -149,7 +136,6 @@ class Daemon:
             if result.next_wake is not None and not self.stopping.is_set():
                 self._wake_at(result.next_wake)
                 self._prepare_before(result.next_wake)
-            release_freed_memory()
 
     def _give_up(self, why: str) -> None:
         """A damaged ledger cannot be worked around: say so once, tell a person, exit non-zero."""
@@ -183,7 +169,6 @@ class Daemon:
             self.publisher.prepare(p.delivery for p in coming if p.goes_out)
         except Exception as exc:  # only a head start: the step itself meets any real problem
             log.debug("preparing ahead failed: %s", exc)
-        release_freed_memory()
 
     def _collect_at(self, moment: datetime | None) -> None:
         """Fetch engagement counts at `moment`, or (None) when the next falls due."""

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from mastodon_mock.testing import MockServer
 
-from scheduler.daemon import release_freed_memory
 from scheduler.ledger import Ledger, default_url
 from tests.conftest import ROOT, Listener, Result
 
@@ -255,10 +254,3 @@ def test_json_logs_are_one_object_per_line(folder: Path) -> None:
     assert published
     assert published[0]["level"] == "INFO"
     assert published[0]["message"].startswith("delivery p outbox en: published file://")
-
-
-def test_the_daemon_gives_freed_memory_back_on_this_system() -> None:
-    """glibc's malloc_trim is found and called (bench/daemon.py measures what it gives back)."""
-    on_glibc = "libc.so.6" in Path("/proc/self/maps").read_text(encoding="utf-8")
-    assert on_glibc, "this test expects glibc, as Debian and the CI image have"
-    assert release_freed_memory() is True
