@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scheduler import plan, text
-from scheduler.cards import CardStore, alt_text, specs_for
+from scheduler.cards import CardSpec, CardStore, alt_text, specs_for
+from scheduler.cards.worker import DrawingInterruptedError
 from scheduler.credentials import Credentials
 from scheduler.errors import SchedulerError
 from scheduler.ledger import CLAIMED, FAILED, PENDING, PUBLISHED, UNCONFIRMED, Ledger, Record, this_process
-from scheduler.models import Campaign, Delivery, image_cap
+from scheduler.models import Campaign, Delivery, Post, image_cap
 from scheduler.platforms import connect
 from scheduler.platforms.base import (
     AmbiguousError,
@@ -77,14 +78,24 @@ class Publisher:
 
     def prepare(self, deliveries: Iterable[Delivery]) -> None:
         """Connect each account and render each card ahead of the due time, so that nothing waits then."""
+        connected: list[tuple[Delivery, Platform]] = []
         for delivery in deliveries:
             if delivery.key in self._prepared:
                 continue
             try:
                 platform = self.platform(delivery.account)
                 platform.prepare()
-                self._prepared[delivery.key] = self.outgoing(delivery, platform)
+                connected.append((delivery, platform))
             except Exception as exc:  # the delivery itself meets the problem at its time, and says it
+                log.debug("could not prepare %s ahead: %s", delivery.key, exc)
+        try:  # every card at once: one drawing process for the daemon, not one per card
+            self.cards.draw_missing(card for d, p in connected if (card := self.card(d, p)) is not None)
+        except Exception as exc:
+            log.debug("could not draw the cards ahead: %s", exc)
+        for delivery, platform in connected:
+            try:
+                self._prepared[delivery.key] = self.outgoing(delivery, platform)
+            except Exception as exc:
                 log.debug("could not prepare %s ahead: %s", delivery.key, exc)
 
     def platform(self, account_id: str) -> Platform:
@@ -100,10 +111,7 @@ class Publisher:
 
     def outgoing(self, delivery: Delivery, platform: Platform | None = None) -> Outgoing:
         """Exactly what the delivery publishes: its text (split into a thread if the post asks) and card."""
-        posts = {post.id: post for post in self.campaign.posts}
-        post = posts.get(delivery.post_id)
-        if post is None:
-            raise SchedulerError(f"post {delivery.post_id} is no longer in posts.yaml")
+        post = self._post(delivery)
         account = self.campaign.accounts[delivery.account]
         composed = text.compose(post, delivery.language)
         if post.thread:
@@ -114,17 +122,29 @@ class Publisher:
         else:
             parts = [composed]
         image = None
-        spec = specs_for(self.campaign, post, self.project).get(delivery.language)
-        if spec is not None:
-            caps = [image_cap(account, account.platform), platform.image_limit() if platform else None]
-            cap = min((c for c in caps if c is not None), default=None)
-            if cap is None:
-                data, mime = self.cards.png_bytes(spec), "image/png"
-            else:
-                data, mime = self.cards.upload(spec, cap)
+        card = self.card(delivery, platform)
+        if card is not None:
+            spec, cap = card
+            data, mime = self.cards.upload(spec, cap)
             width, height = spec.pixels
             image = Image(data, mime, alt_text(self.campaign, post, delivery.language), width, height)
         return Outgoing(delivery.key, delivery.language, tuple(parts), image)
+
+    def card(self, delivery: Delivery, platform: Platform | None = None) -> tuple[CardSpec, int | None] | None:
+        """The delivery's card, if its post has one, and the most bytes its account takes for an image."""
+        post = self._post(delivery)
+        spec = specs_for(self.campaign, post, self.project).get(delivery.language)
+        if spec is None:
+            return None
+        account = self.campaign.accounts[delivery.account]
+        caps = [image_cap(account, account.platform), platform.image_limit() if platform else None]
+        return spec, min((c for c in caps if c is not None), default=None)
+
+    def _post(self, delivery: Delivery) -> Post:
+        post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
+        if post is None:
+            raise SchedulerError(f"post {delivery.post_id} is no longer in posts.yaml")
+        return post
 
     def fingerprint(self, delivery: Delivery) -> str | None:
         post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
@@ -178,6 +198,8 @@ class Publisher:
             published = platform.publish(attempt)
         except RetryableError as exc:
             return self._retry_or_fail(record, token, attempt, str(exc), exc.retry_at)
+        except DrawingInterruptedError as exc:  # nothing was sent yet
+            return self._retry_or_fail(record, token, attempt, str(exc), None)
         except AmbiguousError as exc:
             if platform is not None and getattr(platform, "idempotent", False):
                 # The lost request may still be running on the server: let it land before looking.

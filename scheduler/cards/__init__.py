@@ -1,9 +1,10 @@
 """Cards: a post's slogan or excerpt drawn as an on-brand image in each language, with its alt text.
 
 `specs_for` says which card each language of a post gets; `CardStore` renders each distinct card
-once into a content-addressed cache (many at once in worker processes), hands out its bytes under a
-platform's size cap, links its files into a preview folder without a second copy, and forgets the
-cards a campaign no longer uses.
+once into a content-addressed cache (many at once in worker processes; for the daemon, always in a
+short-lived process of their own: `cards.worker`), hands out its bytes under a platform's size cap,
+links its files into a preview folder without a second copy, and forgets the cards a campaign no
+longer uses.
 """
 
 from __future__ import annotations
@@ -169,9 +170,11 @@ _NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTS
 class CardStore:
     """The content-addressed card cache under state/cards: a card is rendered once, ever."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, separate_process: bool = False) -> None:
         self.folder = folder
-        self.rendered = 0
+        self.rendered = 0  # by this process
+        # Draw in a short-lived process of its own (see cards.worker): for the long-running daemon.
+        self.separate_process = separate_process
 
     def png_path(self, key: str) -> Path:
         return self.folder / f"{key}.png"
@@ -181,6 +184,10 @@ class CardStore:
 
     def png(self, spec: CardSpec) -> Path:
         path = self.png_path(spec.key())
+        if not path.exists() and self.separate_process:
+            from scheduler.cards import worker
+
+            worker.draw(self.folder, [(spec, None)])
         if not path.exists():
             from scheduler.cards import images
             from scheduler.cards.batch import write_card
@@ -316,12 +323,45 @@ class CardStore:
                     freed += status.st_size if status.st_nlink == 1 else 0
         return removed, freed
 
-    def upload(self, spec: CardSpec, max_bytes: int) -> tuple[bytes, str]:
-        """The card's bytes and MIME type, as PNG when it fits `max_bytes`, else the best JPEG that does."""
+    def check_drawing(self) -> None:
+        """Raise `SchedulerError` unless cards can be drawn here, where this store draws them."""
+        if self.separate_process:
+            from scheduler.cards import worker
+
+            worker.draw(self.folder, [])
+        else:
+            require_shaping()
+
+    def draw_missing(self, wanted: Iterable[tuple[CardSpec, int | None]]) -> None:
+        """Put each (card, byte cap) not yet cached in the cache, in one go: `upload` then only reads files."""
+        missing = list({(spec.key(), cap): (spec, cap) for spec, cap in wanted if not self._cached(spec, cap)}.values())
+        if missing and self.separate_process:
+            from scheduler.cards import worker
+
+            worker.draw(self.folder, missing)
+        else:
+            for spec, cap in missing:
+                self.upload(spec, cap)
+
+    def _cached(self, spec: CardSpec, max_bytes: int | None) -> bool:
+        try:
+            size = self.png_path(spec.key()).stat().st_size
+        except FileNotFoundError:
+            return False
+        return max_bytes is None or size <= max_bytes or self._jpeg_path(spec, max_bytes).exists()
+
+    def _jpeg_path(self, spec: CardSpec, max_bytes: int) -> Path:
+        return self.folder / f"{spec.key()}-{max_bytes}.jpg"
+
+    def upload(self, spec: CardSpec, max_bytes: int | None) -> tuple[bytes, str]:
+        """The card's bytes and MIME type, as PNG when it fits `max_bytes` (or there is no cap), else the
+        best JPEG that does."""
+        if self.separate_process and not self._cached(spec, max_bytes):
+            self.draw_missing([(spec, max_bytes)])
         data = self.png_bytes(spec)
-        if len(data) <= max_bytes:
+        if max_bytes is None or len(data) <= max_bytes:
             return data, "image/png"
-        fallback = self.folder / f"{spec.key()}-{max_bytes}.jpg"
+        fallback = self._jpeg_path(spec, max_bytes)
         with contextlib.suppress(FileNotFoundError):
             return fallback.read_bytes(), "image/jpeg"
         from PIL import Image

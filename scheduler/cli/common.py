@@ -193,9 +193,12 @@ def existing_ledger(config: Path, ledger_url: str | None) -> tuple[Snapshot | No
         ledger.close()
 
 
-def _open(config: Path, ledger_url: str | None, now: datetime, *, beside_daemon: bool = False) -> _Session:
+def _open(
+    config: Path, ledger_url: str | None, now: datetime, *, beside_daemon: bool = False, long_running: bool = False
+) -> _Session:
     """The campaign and its ledger. `beside_daemon`: refuse when a live daemon of this posts.yaml
-    uses another ledger (checked before the ledger is opened, so no stray ledger is created)."""
+    uses another ledger (checked before the ledger is opened, so no stray ledger is created).
+    `long_running`: cards are drawn in short-lived processes, so drawing leaves no memory behind."""
     from scheduler import presence
     from scheduler.cards import CardStore
     from scheduler.credentials import Credentials, install_redaction
@@ -216,7 +219,7 @@ def _open(config: Path, ledger_url: str | None, now: datetime, *, beside_daemon:
         campaign,
         project,
         ledger,
-        CardStore(state / "cards"),
+        CardStore(state / "cards", separate_process=long_running),
         credentials,
         state / "sessions",
         clock=lambda: datetime.now(UTC),

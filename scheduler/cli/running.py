@@ -100,7 +100,6 @@ def daemon(
     import time
 
     from scheduler import dispatch, health
-    from scheduler.cards import require_shaping
     from scheduler.credentials import read_dotenv
     from scheduler.daemon import Daemon
     from scheduler.ledger import LedgerDamagedError
@@ -120,12 +119,13 @@ def daemon(
 
         follower = _catch_up(config, Settings(branch, every, remote, signers), webhook, clock())
     try:
-        session = _open(config, ledger_url, clock())
+        session = _open(config, ledger_url, clock(), long_running=True)
     except LedgerDamagedError as exc:
         webhook.alert("the daemon cannot start", str(exc))
         raise
     session.publisher.clock = clock
-    require_shaping()  # at start, not on the first card due: a server missing libraqm is told at once
+    # At start, not on the first card due: a server missing libraqm is told at once.
+    session.publisher.cards.check_drawing()
     _banner(session, clock())
     if once:
         result = dispatch.step(session.publisher, clock())
