@@ -79,17 +79,22 @@ class Publisher:
     def prepare(self, deliveries: Iterable[Delivery]) -> None:
         """Connect each account and render each card ahead of the due time, so that nothing waits then."""
         connected: list[tuple[Delivery, Platform]] = []
+        cards: list[tuple[CardSpec, int | None]] = []
         for delivery in deliveries:
             if delivery.key in self._prepared:
                 continue
             try:
                 platform = self.platform(delivery.account)
                 platform.prepare()
-                connected.append((delivery, platform))
+                card = self.card(delivery, platform)
             except Exception as exc:  # the delivery itself meets the problem at its time, and says it
                 log.debug("could not prepare %s ahead: %s", delivery.key, exc)
+                continue
+            connected.append((delivery, platform))
+            if card is not None:
+                cards.append(card)
         try:  # every card at once: one drawing process for the daemon, not one per card
-            self.cards.draw_missing(card for d, p in connected if (card := self.card(d, p)) is not None)
+            self.cards.draw_missing(cards)
         except Exception as exc:
             log.debug("could not draw the cards ahead: %s", exc)
         for delivery, platform in connected:

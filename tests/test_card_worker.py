@@ -120,6 +120,12 @@ def test_a_card_that_cannot_be_drawn_says_why_in_one_line(tmp_path: Path) -> Non
     assert not isinstance(apart.value, worker.DrawingInterruptedError)
     assert str(apart.value) == str(here.value)
     assert "cannot load this font" in str(apart.value)
+    # The cards that can be drawn still are, in the same go.
+    store = CardStore(tmp_path / "mixed", separate_process=True)
+    good = spec("slogan", "es", "square")
+    with pytest.raises(SchedulerError, match="cannot load this font"):
+        store.draw_missing([(card, None), (good, None)])
+    assert names(tmp_path / "mixed") == [f"{good.key()}.png"]
 
 
 def test_a_killed_drawing_process_is_reported_as_interrupted(tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ class CardStore:
             from scheduler.cards import worker
 
             worker.draw(self.folder, [(spec, None)])
-        if not path.exists():
+        if not path.exists():  # (drawn apart, but pruned by a preview meanwhile: drawn here)
             from scheduler.cards import images
             from scheduler.cards.batch import write_card
 

@@ -13,12 +13,13 @@ saying what went wrong.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,22 +74,27 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     folder, wanted = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by our own parent process
-    try:
-        from scheduler.cards import CardStore, require_shaping
+    from scheduler.cards import CardStore, require_shaping
 
-        require_shaping()
+    problems = _attempt(require_shaping)
+    if not problems:
         store = CardStore(folder)
-        for spec, cap in wanted:
-            store.upload(spec, cap)
+        for spec, cap in wanted:  # one card that cannot be drawn does not keep the others from the cache
+            problems += _attempt(functools.partial(store.upload, spec, cap))
+    if problems:
+        sys.stderr.write(" ".join(problems[0].split()) + "\n")
+        sys.exit(FAILED)
+
+
+def _attempt(action: Callable[[], object]) -> list[str]:
+    """What went wrong, in a line, or nothing."""
+    try:
+        action()
     except SchedulerError as exc:
-        _fail(str(exc))
+        return [str(exc)]
     except Exception as exc:  # a bug; the same card drawn by `preview --debug` shows its traceback
-        _fail(f"unexpected {type(exc).__name__} while drawing a card: {exc}")
-
-
-def _fail(message: str) -> None:
-    sys.stderr.write(" ".join(message.split()) + "\n")
-    sys.exit(FAILED)
+        return [f"unexpected {type(exc).__name__} while drawing a card: {exc}"]
+    return []
 
 
 if __name__ == "__main__":
