@@ -4,6 +4,7 @@ a failure) when the drawing process itself is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,6 +35,16 @@ def children(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         with open(task / "children", encoding="ascii") as listing:  # noqa: PTH123 - /proc, read once
             found += [int(child) for child in listing.read().split()]
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The card-drawing processes among `pid`'s children (not, say, multiprocessing's helpers)."""
+    found = []
+    for child in children(pid):
+        with contextlib.suppress(FileNotFoundError):  # gone meanwhile
+            if b"scheduler.cards.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 
@@ -141,9 +152,9 @@ def test_a_killed_drawing_process_is_reported_as_interrupted(tmp_path: Path) -> 
     drawing = threading.Thread(target=draw)
     drawing.start()
     deadline = time.monotonic() + 20
-    while not children(os.getpid()) and time.monotonic() < deadline:
+    while not (drawing_processes := workers_of(os.getpid())) and time.monotonic() < deadline:
         time.sleep(0.005)
-    for child in children(os.getpid()):
+    for child in drawing_processes:
         os.kill(child, signal.SIGKILL)
     drawing.join(timeout=30)
     assert len(raised) == 1, raised
