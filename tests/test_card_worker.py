@@ -74,7 +74,7 @@ posts:
     try:
         wait_for(lambda: log.read_text(encoding="utf-8").count(": published") == 2, limit=30)
         maps = Path(f"/proc/{daemon.pid}/maps").read_text(encoding="ascii")
-        assert "libraqm" not in maps
+        assert "libfreetype" not in maps
         assert "PIL/_imaging" not in maps
         assert "NotoSans" not in maps
         assert children(daemon.pid) == []  # the drawing processes are gone
