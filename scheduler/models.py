@@ -992,6 +992,9 @@ class Campaign(Model):
         """The account ids a post goes to: its own list, else the campaign default, else all."""
         return post.accounts or self.defaults.accounts or tuple(self.accounts)
 
+    def find_post(self, post_id: str) -> Post | None:
+        return next((post for post in self.posts if post.id == post_id), None)
+
     def max_late_of(self, post: Post) -> timedelta:
         return post.max_late if post.max_late is not None else self.defaults.max_late
 

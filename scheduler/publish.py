@@ -146,13 +146,13 @@ class Publisher:
         return spec, min((c for c in caps if c is not None), default=None)
 
     def _post(self, delivery: Delivery) -> Post:
-        post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
+        post = self.campaign.find_post(delivery.post_id)
         if post is None:
             raise SchedulerError(f"post {delivery.post_id} is no longer in posts.yaml")
         return post
 
     def fingerprint(self, delivery: Delivery) -> str | None:
-        post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
+        post = self.campaign.find_post(delivery.post_id)
         return (
             text.fingerprint(post, delivery.language) if post is not None and delivery.language in post.text else None
         )
@@ -247,7 +247,7 @@ class Publisher:
 
     def deadline(self, delivery: Delivery) -> datetime:
         """The latest a delivery may still go out: its due instant plus its post's max_late."""
-        post = next((p for p in self.campaign.posts if p.id == delivery.post_id), None)
+        post = self.campaign.find_post(delivery.post_id)
         late = self.campaign.max_late_of(post) if post is not None else self.campaign.defaults.max_late
         return delivery.due + late
 
@@ -320,7 +320,7 @@ def plan_manual(
     published (or unconfirmed) is refused unless `force`, which posts a new delivery now.
     `include_disabled` (for a dry run) plans the disabled accounts too.
     """
-    post = next((p for p in campaign.posts if p.id == post_id), None)
+    post = campaign.find_post(post_id)
     if post is None:
         known = ", ".join(p.id for p in campaign.posts[:5])
         raise SchedulerError(f"no post '{post_id}' in posts.yaml (posts include: {known}, ...)")

@@ -183,11 +183,9 @@ class CardStore:
         return self.folder / f"{key}-w{width}.png"
 
     def png(self, spec: CardSpec) -> Path:
+        if self.separate_process:
+            self.draw_missing([(spec, None)])
         path = self.png_path(spec.key())
-        if not path.exists() and self.separate_process:
-            from scheduler.cards import worker
-
-            worker.draw(self.folder, [(spec, None)])
         if not path.exists():  # (drawn apart, but pruned by a preview meanwhile: drawn here)
             from scheduler.cards import images
             from scheduler.cards.batch import write_card
@@ -356,7 +354,7 @@ class CardStore:
     def upload(self, spec: CardSpec, max_bytes: int | None) -> tuple[bytes, str]:
         """The card's bytes and MIME type, as PNG when it fits `max_bytes` (or there is no cap), else the
         best JPEG that does."""
-        if self.separate_process and not self._cached(spec, max_bytes):
+        if self.separate_process:
             self.draw_missing([(spec, max_bytes)])
         data = self.png_bytes(spec)
         if max_bytes is None or len(data) <= max_bytes:
